@@ -1,0 +1,1 @@
+"""OneWindow's engine: catalogue, BPMN loading, workflow runtime, clock, history, store and use cases."""

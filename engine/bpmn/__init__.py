@@ -1,0 +1,1 @@
+"""BPMN files: safe XML loading, the OneWindow parser, lint rules and SVG rendering."""

@@ -1,0 +1,1 @@
+"""The legal clock: working-day calendar, limits, deadlines and the supervision ladder."""

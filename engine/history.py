@@ -1,0 +1,71 @@
+"""Append-only, hash-chained case history: every mutation of a case is one event row."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.store.models import Case, CaseEvent
+
+GENESIS = "0" * 64
+
+
+def event_hash(case_no: str, seq: int, type_: str, actor: str, acting_for: str | None, payload: dict,
+               at: datetime, state_hash: str, prev_hash: str) -> str:
+    """Hash one event's content together with its predecessor's hash."""
+    body = json.dumps(
+        [case_no, seq, type_, actor, acting_for, payload, at.isoformat(), state_hash, prev_hash],
+        sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def append_event(session: Session, case: Case, type_: str, actor: str, payload: dict[str, Any], at: datetime,
+                 state_hash: str, acting_for: str | None = None) -> CaseEvent:
+    """Add the next event of a case (same transaction as the mutation it records)."""
+    seq = case.last_seq + 1
+    prev = case.last_hash or GENESIS
+    digest = event_hash(case.case_no, seq, type_, actor, acting_for, payload, at, state_hash, prev)
+    event = CaseEvent(case_id=case.id, seq=seq, type=type_, actor=actor, acting_for=acting_for,
+                      payload=payload, at=at, state_hash=state_hash, prev_hash=prev, hash=digest)
+    session.add(event)
+    case.last_seq = seq
+    case.last_hash = digest
+    return event
+
+
+@dataclass
+class ChainProblem:
+    """One place where a case's stored history does not verify."""
+
+    case_no: str
+    seq: int | None
+    problem: str
+
+
+def verify_chain(session: Session, case: Case) -> list[ChainProblem]:
+    """Recompute a case's hash chain; report edited, missing, inserted or reordered rows."""
+    events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)).all()
+    problems: list[ChainProblem] = []
+    prev = GENESIS
+    for expected_seq, ev in enumerate(events, start=1):
+        if ev.seq != expected_seq:
+            problems.append(ChainProblem(case.case_no, ev.seq, f"sequence gap: expected {expected_seq}"))
+        if ev.prev_hash != prev:
+            problems.append(ChainProblem(case.case_no, ev.seq, "prev_hash does not match the previous event"))
+        digest = event_hash(case.case_no, ev.seq, ev.type, ev.actor, ev.acting_for, ev.payload, ev.at,
+                            ev.state_hash, ev.prev_hash)
+        if digest != ev.hash:
+            problems.append(ChainProblem(case.case_no, ev.seq, "content does not match its hash (edited)"))
+        prev = ev.hash
+    if events and (case.last_hash != prev or case.last_seq != events[-1].seq):
+        problems.append(ChainProblem(case.case_no, None, "case head does not match the last event (rows deleted)"))
+    if not events and case.last_seq:
+        problems.append(ChainProblem(case.case_no, None, "history is empty but the case records events"))
+    return problems
+

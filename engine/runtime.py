@@ -1,0 +1,183 @@
+"""Workflow runtime: create, load, step and save SpiffWorkflow instances; specs are parsed and cached once."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow import TaskState
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.version import __version__ as SPIFFWORKFLOW_VERSION  # noqa: F401 (recorded per process version)
+
+from engine.errors import Conflict, NotFound
+from engine.expressions import SafeScriptEngine
+
+
+class SpecFreeWorkflowConverter(BpmnWorkflowConverter):
+    """Serialises a workflow without its spec: the spec lives once in process_version, not in every case."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict:
+        """Return the workflow state without `spec` and `subprocess_specs`."""
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct: dict, spec: BpmnProcessSpec | None = None,
+                  subprocess_specs: dict | None = None) -> BpmnWorkflow:
+        """Restore a workflow around already-built spec objects."""
+        # Spec objects are not dicts, so the base converter's restore hands them back unchanged.
+        dct["spec"] = spec
+        dct["subprocess_specs"] = subprocess_specs or {}
+        return super().from_dict(dct)
+
+
+_SPEC_CONFIG = dict(SPIFF_CONFIG)
+_STATE_CONFIG = {**SPIFF_CONFIG, BpmnWorkflow: SpecFreeWorkflowConverter}
+SPEC_SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_SPEC_CONFIG))
+STATE_SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_STATE_CONFIG))
+SERIALIZER_VERSION = STATE_SERIALIZER.VERSION
+SCRIPT_ENGINE = SafeScriptEngine()
+
+_UUID_RE = re.compile(r'"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"')
+_TIMESTAMP_RE = re.compile(r'"last_state_change": [0-9.e+-]+')
+
+
+@dataclass
+class SpecBundle:
+    """The parsed spec of one process version, ready to run cases."""
+
+    spec: BpmnProcessSpec
+    subprocess_specs: dict[str, BpmnProcessSpec]
+
+
+def spec_to_json(spec: BpmnProcessSpec, subprocess_specs: dict[str, BpmnProcessSpec]) -> str:
+    """Serialise a spec and its subprocess specs for storage in process_version."""
+    registry = SPEC_SERIALIZER.registry
+    return json.dumps({
+        "spec": registry.convert(spec),
+        "subprocess_specs": {name: registry.convert(s) for name, s in subprocess_specs.items()},
+    })
+
+
+def spec_from_json(spec_json: str) -> SpecBundle:
+    """Rebuild spec objects from their stored JSON."""
+    dct = json.loads(spec_json)
+    registry = SPEC_SERIALIZER.registry
+    return SpecBundle(
+        registry.restore(dct["spec"]),
+        {name: registry.restore(s) for name, s in dct["subprocess_specs"].items()},
+    )
+
+
+class SpecCache:
+    """A bounded cache of rebuilt specs keyed by process_version id (specs are immutable once deployed)."""
+
+    def __init__(self, size: int = 128):
+        self._items: OrderedDict[int, SpecBundle] = OrderedDict()
+        self._size = size
+
+    def get(self, version_id: int, spec_json_loader) -> SpecBundle:
+        """Return the cached bundle, building it with `spec_json_loader()` on a miss."""
+        bundle = self._items.get(version_id)
+        if bundle is None:
+            bundle = spec_from_json(spec_json_loader())
+            self._items[version_id] = bundle
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+        else:
+            self._items.move_to_end(version_id)
+        return bundle
+
+
+def start_workflow(bundle: SpecBundle, data: dict[str, Any]) -> BpmnWorkflow:
+    """Create a workflow, seed the start task's data and run engine steps to the first wait."""
+    wf = BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=SCRIPT_ENGINE)
+    start = wf.get_next_task(state=TaskState.READY)
+    if start is not None:
+        start.set_data(**data)
+    wf.do_engine_steps()
+    return wf
+
+
+def dump_state(wf: BpmnWorkflow) -> str:
+    """Serialise the workflow state (without spec) to JSON."""
+    return STATE_SERIALIZER.serialize_json(wf)
+
+
+def load_state(bundle: SpecBundle, state_json: str) -> BpmnWorkflow:
+    """Restore a workflow from its stored state and the cached spec."""
+    dct = json.loads(state_json, cls=STATE_SERIALIZER.json_decoder_cls)
+    STATE_SERIALIZER.migrate(dct)
+    wf = STATE_SERIALIZER.registry.restore(dct, spec=bundle.spec, subprocess_specs=bundle.subprocess_specs)
+    wf.script_engine = SCRIPT_ENGINE
+    return wf
+
+
+def state_hash(state_json: str) -> str:
+    """Hash a state with task ids numbered by first appearance, timestamps dropped and mapping keys sorted.
+
+    Task ids are random and timestamps are wall-clock, so hashing them would make a faithful
+    re-execution look different; the normalised form hashes only what the workflow decided.
+    """
+    order: dict[str, str] = {}
+
+    def number(match: re.Match) -> str:
+        return order.setdefault(match.group(0), f'"#{len(order)}"')
+
+    numbered = _UUID_RE.sub(number, _TIMESTAMP_RE.sub('"last_state_change": 0', state_json))
+    # Key order inside task data depends on whether the workflow was reloaded between two steps (a
+    # multi-instance child's data merges in another order), so keys are sorted once ids are numbered
+    # (numbering first keeps the engine's creation order, which a faithful re-execution repeats).
+    canonical = json.dumps(json.loads(numbered), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def task_id_order(state_json: str) -> list[str]:
+    """Task ids in the order state_hash numbers them (two states that hash equal pair their ids by position)."""
+    return list(dict.fromkeys(m.group(0).strip('"') for m in _UUID_RE.finditer(state_json)))
+
+
+def ready_user_tasks(wf: BpmnWorkflow) -> list[Task]:
+    """Every READY manual task, including those inside call activities and subprocesses."""
+    return wf.get_tasks(state=TaskState.READY, manual=True)
+
+
+def ready_task(wf: BpmnWorkflow, task_id: str) -> Task:
+    """Re-fetch a task by id and insist it is a READY manual task (Task.run() checks nothing itself)."""
+    try:
+        task = wf.get_task_from_id(UUID(task_id))
+    except (ValueError, KeyError, TypeError):
+        task = None
+    if task is None:
+        raise NotFound(f"task {task_id} does not exist in this case")
+    if task.state != TaskState.READY or not task.task_spec.manual:
+        raise Conflict(f"task {task_id} ({task.task_spec.bpmn_name or task.task_spec.bpmn_id}) is "
+                       f"{TaskState.get_name(task.state)}, not a READY task: someone may have completed it")
+    return task
+
+
+def complete_task(wf: BpmnWorkflow, task: Task, data: dict[str, Any]) -> None:
+    """Set the form data on a READY task, run it and step the engine to the next wait."""
+    task.set_data(**data)
+    task.run()
+    wf.do_engine_steps()
+
+
+def end_outcome(wf: BpmnWorkflow) -> str | None:
+    """The `outcome` property of the end event the finished workflow reached, if any."""
+    outcome = None
+    for task in wf.get_tasks(state=TaskState.COMPLETED, spec_class=EndEvent):
+        if task.workflow is wf:
+            outcome = (getattr(task.task_spec, "extensions", {}) or {}).get("properties", {}).get("outcome", outcome)
+    return outcome

@@ -1,0 +1,91 @@
+"""Who is acting: the signed-in user, their groups and department, and whom they act for."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from engine.errors import Forbidden, NotFound
+from engine.store.models import Department, User, UserGroup
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A resolved user as the use cases see them."""
+
+    user_id: int
+    username: str
+    display_name: str
+    groups: frozenset[str]
+    department_id: int | None
+    departments_governed: frozenset[int]
+    # Absent holders whose backup post (AB岗) this actor is: their held work shows up here and may be done for them.
+    covers_for: frozenset[str] = frozenset()
+
+    def in_any(self, groups: list[str] | set[str] | frozenset[str]) -> bool:
+        """True when the actor belongs to at least one of `groups`."""
+        return bool(self.groups.intersection(groups))
+
+    def covers_department(self, department_id: int | None) -> bool:
+        """True when work of `department_id` falls under the actor's department (itself or one below it)."""
+        return department_id is None or department_id in self.departments_governed
+
+    def require_group(self, *groups: str) -> None:
+        """Refuse unless the actor belongs to one of `groups`."""
+        if not self.in_any(set(groups)):
+            raise Forbidden(f"{self.username} is not in any of the groups {', '.join(groups)}")
+
+
+# Statements built once: constructing a select on every request cost as much as running it.
+_USER_WITH_GROUPS = (
+    select(User.id, User.active, User.display_name, User.department_id, UserGroup.group_code)
+    .outerjoin(UserGroup, UserGroup.user_id == User.id).where(User.username == bindparam("username"))
+)
+
+_ABSENT_HOLDERS = select(User.username).where(User.backup_user_id == bindparam("backup_id"), User.is_absent.is_(True),
+                                              User.active.is_(True))
+
+
+def resolve_actor(session: Session, username: str) -> Actor:
+    """Load a user with their groups (one query) and the departments they cover."""
+    rows = session.execute(_USER_WITH_GROUPS, {"username": username}).all()
+    if not rows or not rows[0].active:
+        raise NotFound(f"no active user '{username}'")
+    user_id, _, display_name, department_id, _ = rows[0]
+    groups = frozenset(r.group_code for r in rows if r.group_code)
+    covers_for = frozenset(session.scalars(_ABSENT_HOLDERS, {"backup_id": user_id}))
+    return Actor(user_id, username, display_name, groups, department_id, _departments_below(session, department_id),
+                  covers_for)
+
+
+# The department tree changes a few times a year; re-reading it on every request cost a fifth of a
+# completion's time. Cached per database for a minute, so a reorganisation shows up everywhere within that.
+_TREE_TTL_SECONDS = 60.0
+_tree_cache: dict[str, tuple[float, dict[int | None, list[int]]]] = {}
+
+
+def _departments_below(session: Session, department_id: int | None) -> frozenset[int]:
+    if department_id is None:
+        return frozenset()
+    key = str(session.get_bind().url)
+    cached = _tree_cache.get(key)
+    if cached is None or time.monotonic() - cached[0] > _TREE_TTL_SECONDS:
+        children: dict[int | None, list[int]] = {}
+        for dep_id, parent_id in session.execute(select(Department.id, Department.parent_id)):
+            children.setdefault(parent_id, []).append(dep_id)
+        cached = (time.monotonic(), children)
+        _tree_cache[key] = cached
+    governed: set[int] = set()
+    stack = [department_id]
+    while stack:
+        dep = stack.pop()
+        governed.add(dep)
+        stack.extend(cached[1].get(dep, []))
+    return frozenset(governed)
+
+
+def forget_departments() -> None:
+    """Drop the cached department tree (after the organisation was changed in this process)."""
+    _tree_cache.clear()

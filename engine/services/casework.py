@@ -1,0 +1,149 @@
+"""One case change in one transaction: load the workflow, change it, then save state, history and inbox together."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import Task
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.orm import Session
+
+from engine.bootstrap import OneWindow
+from engine.clock.deadlines import sync_case_clocks
+from engine.clock.timers import arm_timers
+from engine.errors import InvalidInput, NotFound
+from engine.history import append_event
+from engine.replay import keep_checkpoint
+from engine.runtime import SpecBundle, dump_state, load_state, ready_user_tasks, state_hash
+from engine.store.models import Case, Department, ProcessVersion, WorkItem, WorkItemGroup
+
+
+def spec_bundle(ow: OneWindow, session: Session, version_id: int) -> SpecBundle:
+    """The cached spec of a process version (read from the database on a cache miss)."""
+    return ow.specs.get(version_id, lambda: session.scalar(
+        select(ProcessVersion.spec_json).where(ProcessVersion.id == version_id)))
+
+
+def find_case(session: Session, case_no: str) -> Case:
+    """Load a case by its number or refuse with NotFound."""
+    case = session.scalar(select(Case).where(Case.case_no == case_no))
+    if case is None:
+        raise NotFound(f"no case {case_no}")
+    return case
+
+
+_CASE_AND_ITEM = (select(Case, WorkItem).join(WorkItem, WorkItem.case_id == Case.id)
+                  .where(WorkItem.task_id == bindparam("task_id")))
+_OPEN_ITEMS = select(WorkItem).where(WorkItem.case_id == bindparam("case_id"), WorkItem.is_open.is_(True))
+
+
+def case_of_task(session: Session, task_id: str) -> Case:
+    """Load the case that owns a work item."""
+    return case_and_item(session, task_id)[0]
+
+
+def case_and_item(session: Session, task_id: str) -> tuple[Case, WorkItem]:
+    """Load a work item and its case in one query."""
+    row = session.execute(_CASE_AND_ITEM, {"task_id": task_id}).first()
+    if row is None:
+        raise NotFound(f"no task {task_id}")
+    return row[0], row[1]
+
+
+class CaseChange:
+    """A case opened for change; `commit` writes state, the event and the inbox projection as one unit."""
+
+    def __init__(self, ow: OneWindow, session: Session, case: Case, wf: BpmnWorkflow | None = None):
+        self.ow, self.session, self.case = ow, session, case
+        self.wf = wf if wf is not None else load_state(spec_bundle(ow, session, case.process_version_id), case.state_json)
+
+    def record(self, type_: str, actor: str, payload: dict[str, Any], now: datetime,
+               acting_for: str | None = None) -> None:
+        """Save the workflow state, append the event and re-project the case's work items and clocks."""
+        arm_timers(self.wf)
+        state = dump_state(self.wf)
+        self.case.state_json = state
+        append_event(self.session, self.case, type_, actor, payload, now, state_hash(state), acting_for)
+        keep_checkpoint(self.session, self.case, state)
+        project_work_items(self.session, self.case, self.wf, now, closed_by=actor)
+        sync_case_clocks(self.session, self.case, self.wf, now)
+
+
+def task_meta(task: Task) -> dict[str, Any]:
+    """Assignment, properties, form key and names of a user task."""
+    spec = task.task_spec
+    ext = getattr(spec, "extensions", {}) or {}
+    assignment = ext.get("assignment", {}) or {}
+    groups = assignment.get("candidate_groups") or ([spec.lane] if getattr(spec, "lane", None) else [])
+    return {
+        "groups": groups,
+        "assignee": assignment.get("assignee"),
+        "form_key": assignment.get("form_key"),
+        "properties": ext.get("properties", {}) or {},
+        "bpmn_id": spec.bpmn_id,
+        "name": spec.bpmn_name or spec.bpmn_id,
+    }
+
+
+def project_work_items(session: Session, case: Case, wf: BpmnWorkflow, now: datetime, closed_by: str | None) -> None:
+    """Make the case's open work items match the workflow's READY manual tasks."""
+    # Nothing pending affects which items are open, so skip the autoflush: one flush at commit writes it all.
+    with session.no_autoflush:
+        open_items = {w.task_id: w for w in session.scalars(_OPEN_ITEMS, {"case_id": case.id})}
+    ready = {str(t.id): t for t in ready_user_tasks(wf)}
+    gone = [w for tid, w in open_items.items() if tid not in ready]
+    for item in gone:
+        item.is_open, item.closed_at, item.closed_by = False, now, closed_by
+    # Claimed items have no group rows (claim removed them), so only unclaimed ones need the delete.
+    unclaimed = [w.id for w in gone if not w.assignee]
+    if unclaimed:
+        drop_group_rows(session, unclaimed)
+    for tid, task in ready.items():
+        if tid in open_items:
+            continue
+        meta = task_meta(task)
+        item = WorkItem(case_id=case.id, task_id=tid, bpmn_id=meta["bpmn_id"], name=meta["name"],
+                        form_key=meta["form_key"], candidate_groups=",".join(meta["groups"]),
+                        assignee=meta["assignee"], department_id=task_department(session, case, task, meta),
+                        is_open=True,
+                        created_at=now, due_at=None, card_level="none")
+        if not item.assignee:
+            add_group_rows(item)
+        session.add(item)
+
+
+_DEPARTMENT_ID = select(Department.id).where(Department.code == bindparam("code"))
+
+
+def task_department(session: Session, case: Case, task: Task, meta: dict[str, Any]) -> int | None:
+    """Whose inbox a task lands in: its `department` property, the department code held in the task data named
+    by `department_from` (a joint review's multi-instance child), else the case's department."""
+    props = meta["properties"]
+    code = props.get("department") or (task.data.get(props["department_from"]) if props.get("department_from") else None)
+    if not code:
+        return case.department_id
+    with session.no_autoflush:
+        department_id = session.scalar(_DEPARTMENT_ID, {"code": code})
+    if department_id is None:
+        raise InvalidInput(f"task '{meta['name']}' of case {case.case_no} belongs to department '{code}', "
+                           "which does not exist")
+    return department_id
+
+
+def add_group_rows(item: WorkItem) -> None:
+    """List an unclaimed work item in each of its candidate groups' inboxes."""
+    item.groups.extend(WorkItemGroup(group_code=group, department_id=item.department_id or 0,
+                                     due_key=due_key(item.due_at))
+                       for group in filter(None, item.candidate_groups.split(",")))
+
+
+def drop_group_rows(session: Session, work_item_ids: list[int]) -> None:
+    """Take work items out of the group inboxes (claimed or closed)."""
+    # A Core statement on the session's connection: the ORM's bulk-delete machinery cost more than the delete.
+    session.connection().execute(delete(WorkItemGroup).where(WorkItemGroup.work_item_id.in_(work_item_ids)))
+
+
+def due_key(due_at: datetime | None) -> str:
+    """Sortable text for a due time; undated work sorts after everything dated."""
+    return due_at.strftime("%Y%m%d%H%M%S") if due_at else "z"

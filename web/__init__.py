@@ -1,0 +1,1 @@
+"""The web entrypoint: Flask app factory and one blueprint per user-facing area."""

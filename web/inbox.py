@@ -1,0 +1,177 @@
+"""The clerk inbox: mine and my groups by due time, filters, claim, the task page with the case file, actions."""
+from __future__ import annotations
+
+from io import BytesIO
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from markupsafe import Markup
+
+from engine import services
+from engine.errors import InvalidInput
+from engine.services import clock as clock_service
+from engine.services import materials as materials_service
+from web.schema_forms import display, fields, typed
+from web.security import STAFF_GROUPS, acts_once, field_errors, onewindow, roles_required
+
+bp = Blueprint("inbox", __name__, url_prefix="/inbox")
+PER_PAGE = 20
+FILTERS = ("item", "stage", "overdue", "applicant", "case_no")
+staff_only = roles_required(*STAFF_GROUPS)
+
+
+@bp.get("/")
+@staff_only
+def index():
+    """Open work sorted by due time, with remaining working days and the supervision stage."""
+    scope = request.args.get("scope", "all")
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    filters = {k: request.args[k] for k in FILTERS if request.args.get(k)}
+    errors = {}
+    try:
+        rows = services.inbox(onewindow(), current_user.username, scope, PER_PAGE + 1, (page - 1) * PER_PAGE, filters)
+    except InvalidInput as exc:
+        rows, errors = [], field_errors(exc)
+    return render_template("inbox/index.html", rows=rows[:PER_PAGE], has_next=len(rows) > PER_PAGE, page=page,
+                           scope=scope, filters=filters, errors=errors, items=services.list_items(onewindow())), \
+        422 if errors else 200
+
+
+def _task_page(task_id: str, errors: dict | None = None, status: int = 200):
+    ow = onewindow()
+    task = services.casefile.task_detail(ow, task_id, current_user.username)
+    case = services.casefile.case_file(ow, task["case_no"], current_user.username)
+    svg = services.casefile.case_diagram(ow, task["case_no"], current_user.username)
+    lang = str(get_locale() or "zh")
+    form = fields(task["schema"], lang) if task["schema"] else []
+    return render_template("inbox/task.html", task=task, case=case, diagram=Markup(svg), form=form,
+                           shown=display(ow.forms.schema(case["application_form"]), case["form_data"], lang),
+                           errors=errors or {}, values=request.form), status
+
+
+@bp.get("/tasks/<task_id>")
+@staff_only
+def task(task_id: str):
+    """A task with the case file, the diagram and its form."""
+    return _task_page(task_id)
+
+
+@bp.post("/tasks/<task_id>/claim")
+@staff_only
+@acts_once
+def claim(task_id: str):
+    """Take the task into one's own inbox."""
+    services.claim(onewindow(), task_id, current_user.username)
+    flash(_("已签收。"), "info")
+    return redirect(url_for("inbox.task", task_id=task_id))
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+@staff_only
+@acts_once
+def unclaim(task_id: str):
+    """Put the task back into the groups' inbox."""
+    services.unclaim(onewindow(), task_id, current_user.username)
+    flash(_("已退回组内待办。"), "info")
+    return redirect(url_for("inbox.index"))
+
+
+@bp.post("/tasks/<task_id>/complete")
+@staff_only
+@acts_once
+def complete(task_id: str):
+    """Complete the task with its form: approve, return or refuse with reasons are the form's decisions."""
+    ow = onewindow()
+    detail = services.casefile.task_detail(ow, task_id, current_user.username)
+    try:
+        data = typed(detail["schema"], request.form) if detail["schema"] else {}
+        status = services.complete(ow, task_id, current_user.username, data)
+    except InvalidInput as exc:
+        return _task_page(task_id, field_errors(exc), 422)
+    flash(_("已办理，办件状态：%(status)s", status=status), "info")
+    return redirect(url_for("inbox.index"))
+
+
+@bp.get("/cases/<case_no>")
+@staff_only
+def case(case_no: str):
+    """The case file."""
+    ow = onewindow()
+    detail = services.casefile.case_file(ow, case_no, current_user.username)
+    svg = services.casefile.case_diagram(ow, case_no, current_user.username)
+    shown = display(ow.forms.schema(detail["application_form"]), detail["form_data"], str(get_locale() or "zh"))
+    return render_template("inbox/case.html", case=detail, diagram=Markup(svg), shown=shown)
+
+
+@bp.get("/cases/<case_no>/files/<int:upload_id>")
+@roles_required(*STAFF_GROUPS, "applicant", "proxy_agent")
+def material(case_no: str, upload_id: int):
+    """Download a material file of a case one may see (always as an attachment, never rendered inline)."""
+    name, content_type, data = services.portal.read_upload(onewindow(), case_no, upload_id, current_user.username,
+                                                           current_app.config["UPLOAD_FOLDER"])
+    return send_file(BytesIO(data), mimetype=content_type, as_attachment=True, download_name=name)
+
+
+def _case_action(case_no: str, action, message: str):
+    """Run an action owned by the clock area on a case the clerk may see, then go back to where they were."""
+    services.casefile.require_visible(onewindow(), case_no, current_user.username)
+    try:
+        action()
+    except InvalidInput as exc:
+        for field, problem in field_errors(exc).items():
+            flash(f"{field}: {problem}", "warning")
+        return redirect(_back(case_no))
+    flash(message, "info")
+    return redirect(_back(case_no))
+
+
+def _back(case_no: str) -> str:
+    task_id = request.form.get("task_id", "")
+    return url_for("inbox.task", task_id=task_id) if task_id else url_for("inbox.case", case_no=case_no)
+
+
+@bp.post("/cases/<case_no>/correction")
+@roles_required("window", "reviewer")
+@acts_once
+def correction(case_no: str):
+    """At intake the one-time notice (一次性告知) of everything missing; during review a correction request (补正)."""
+    ow = onewindow()
+    missing = request.form.getlist("missing")
+    if services.casefile.case_file(ow, case_no, current_user.username)["status"] == "RECEIVED":
+        listed = [m["name"] for m in materials_service.checklist(ow, case_no)]
+        return _case_action(case_no, lambda: materials_service.one_time_notice(
+            ow, case_no, current_user.username, [m for m in listed if m not in missing]), _("已发出一次性告知。"))
+    return _case_action(case_no, lambda: clock_service.request_correction(
+        ow, case_no, current_user.username, missing, request.form.get("reason", "")), _("已发出补正通知。"))
+
+
+@bp.post("/cases/<case_no>/suspend")
+@roles_required("reviewer", "chief", "dept_head")
+@acts_once
+def suspend(case_no: str):
+    """Start a special procedure: the clocks stop."""
+    days = request.form.get("expected_days", type=int)
+    return _case_action(case_no, lambda: clock_service.suspend(
+        onewindow(), case_no, current_user.username, request.form.get("procedure", ""),
+        request.form.get("reason", ""), days), _("已进入特别程序，时限暂停计算。"))
+
+
+@bp.post("/cases/<case_no>/resume")
+@roles_required("reviewer", "chief", "dept_head")
+@acts_once
+def resume(case_no: str):
+    """End the special procedure: the clocks run again."""
+    return _case_action(case_no, lambda: clock_service.resume(
+        onewindow(), case_no, current_user.username, request.form.get("reason", "")), _("特别程序已结束，时限恢复计算。"))
+
+
+@bp.post("/cases/<case_no>/extend")
+@roles_required("dept_head")
+@acts_once
+def extend(case_no: str):
+    """Grant an extension (延期) of the case's time limit."""
+    days = request.form.get("days", 0, type=int) or 0
+    return _case_action(case_no, lambda: clock_service.extend(
+        onewindow(), case_no, current_user.username, days, request.form.get("reason", "")), _("已批准延期。"))

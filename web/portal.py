@@ -1,0 +1,199 @@
+"""The applicant portal: service guides, applying online with materials, tracking, ratings and complaints."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from engine import services
+from engine.errors import InvalidInput, NotFound
+from engine.services import clock as clock_service
+from engine.services import materials as materials_service
+from engine.services.portal import MaterialFile
+from web.schema_forms import fields, typed
+from web.security import acts_once, field_errors, onewindow, roles_required
+
+bp = Blueprint("portal", __name__)
+
+
+def _lang() -> str:
+    return str(get_locale() or "zh")
+
+
+@bp.get("/")
+def index():
+    """Every item of the catalogue, and tracking by case number."""
+    return render_template("portal/index.html", items=services.list_items(onewindow()))
+
+
+@bp.get("/items/<code>")
+def guide(code: str):
+    """The public service guide (办事指南) of one item."""
+    return render_template("portal/guide.html", guide=services.portal.service_guide(onewindow(), code))
+
+
+def material_files() -> list[MaterialFile]:
+    """Uploaded files, one input per material of the checklist (`material-<n>` with the material's name)."""
+    files = []
+    for key, storage in request.files.items(multi=True):
+        if not key.startswith("material-") or not storage or not storage.filename:
+            continue
+        files.append(MaterialFile(request.form.get(f"{key}-name", ""), storage.filename, storage.read()))
+    return files
+
+
+def application_form(code: str, errors: dict | None = None, status: int = 200, action: str | None = None,
+                     extra: dict | None = None):
+    """Render the application form of an item (portal or proxy point)."""
+    ow = onewindow()
+    guide_ = services.portal.service_guide(ow, code)
+    schema = ow.forms.schema(guide_["application_form"])
+    applicant_schema = ow.forms.schema("applicant")
+    return render_template("portal/apply.html", guide=guide_, fields=fields(schema, _lang()),
+                           applicant_fields=fields(applicant_schema, _lang()), errors=errors or {},
+                           values=request.form, action=action or url_for("portal.apply", code=code),
+                           extra=extra or {}), status
+
+
+def read_application(code: str) -> tuple[dict, dict, list[MaterialFile]]:
+    """The submitted form data, applicant details and files, checked before anything is stored."""
+    ow = onewindow()
+    guide_ = services.portal.service_guide(ow, code)
+    data = typed(ow.forms.schema(guide_["application_form"]), request.form)
+    applicant = typed(ow.forms.schema("applicant"), request.form, prefix="applicant-")
+    files = material_files()
+    services.portal.check_files(ow, code, files)
+    return data, applicant, files
+
+
+@bp.route("/items/<code>/apply", methods=["GET", "POST"])
+@roles_required("applicant")
+@acts_once
+def apply(code: str):
+    """Apply online: the item's form, the applicant's details and material uploads."""
+    if request.method == "GET":
+        return application_form(code)
+    ow = onewindow()
+    try:
+        data, applicant, files = read_application(code)
+        applicant = {k: v for k, v in applicant.items() if k != "name"}
+        receipt = services.apply(ow, code, current_user.username, data, applicant={"kind": "person", **applicant})
+    except InvalidInput as exc:
+        return application_form(code, errors=field_errors(exc), status=422)
+    if files:
+        services.portal.attach_materials(ow, receipt["case_no"], current_user.username, files,
+                                         current_app.config["UPLOAD_FOLDER"])
+    session["receipt"] = receipt
+    return redirect(url_for("portal.receipt"))
+
+
+@bp.get("/receipt")
+@login_required
+def receipt():
+    """The receipt of the last application: case number and lookup code."""
+    data = session.get("receipt")
+    if not data:
+        return redirect(url_for("portal.mine"))
+    return render_template("portal/receipt.html", receipt=data)
+
+
+@bp.get("/mine")
+@login_required
+def mine():
+    """The signed-in applicant's cases."""
+    return render_template("portal/mine.html", cases=services.portal.my_cases(onewindow(), current_user.username))
+
+
+@bp.get("/mine/<case_no>")
+@login_required
+def my_case(case_no: str):
+    """One of the applicant's cases: progress, notices (read here) and the answer to a one-time notice."""
+    return _my_case(case_no)
+
+
+def _my_case(case_no: str, errors: dict | None = None, status: int = 200):
+    case = services.portal.applicant_case(onewindow(), case_no, current_user.username)
+    return render_template("portal/case.html", case=case, errors=errors or {}), status
+
+
+@bp.post("/mine/<case_no>/supplement")
+@login_required
+@acts_once
+def supplement(case_no: str):
+    """Answer a one-time notice: hand in the missing materials and say they are complete."""
+    ow = onewindow()
+    files = material_files()
+    case = services.portal.applicant_case(ow, case_no, current_user.username)
+    try:
+        if files:
+            services.portal.attach_materials(ow, case_no, current_user.username, files,
+                                             current_app.config["UPLOAD_FOLDER"])
+        outstanding = [m["name"] for m in materials_service.checklist(ow, case_no)
+                       if m["state"] in ("missing", "defective", "deferred")]
+        if case["status"] == "CORRECTION_REQUESTED" and outstanding:
+            # The one-time notice listed materials: those handed in now are recorded against it.
+            handed_in = sorted({f.material for f in files} & set(outstanding))
+            if not handed_in:
+                raise InvalidInput("upload the materials the notice lists", fields={"file": _("请上传告知书所列材料")})
+            materials_service.supplement(ow, case_no, current_user.username, handed_in)
+        else:
+            clock_service.supplement(ow, case_no, current_user.username, request.form.get("note", "").strip())
+    except InvalidInput as exc:
+        return _my_case(case_no, field_errors(exc), 422)
+    flash(_("补正材料已提交。"), "info")
+    return redirect(url_for("portal.my_case", case_no=case_no))
+
+
+@bp.route("/track", methods=["GET", "POST"])
+def track():
+    """Track a case with its number and lookup code (POST, so the code never sits in a URL or a log)."""
+    if request.method == "GET":
+        return render_template("portal/track.html", case=None, errors={})
+    case_no, code = request.form.get("case_no", "").strip(), request.form.get("lookup_code", "").strip()
+    errors = {}
+    if not case_no:
+        errors["case_no"] = _("必填项")
+    if not code:
+        errors["lookup_code"] = _("必填项")
+    if errors:
+        return render_template("portal/track.html", case=None, errors=errors), 422
+    try:
+        case = services.portal.track(onewindow(), case_no, code, request.remote_addr or "-")
+    except NotFound:
+        return render_template("portal/track.html", case=None,
+                               errors={"lookup_code": _("办件编号或查询码不正确。")}), 404
+    return render_template("portal/track.html", case=case, lookup_code=code, errors={})
+
+
+def _back_to_track(case_no: str, code: str, errors: dict, status: int):
+    case = services.portal.track(onewindow(), case_no, code)
+    return render_template("portal/track.html", case=case, lookup_code=code, errors=errors), status
+
+
+@bp.post("/rate")
+@acts_once
+def rate():
+    """Rate a concluded case (five levels)."""
+    case_no, code = request.form.get("case_no", ""), request.form.get("lookup_code", "")
+    try:
+        services.portal.rate(onewindow(), case_no, request.form.get("level", ""), request.form.get("comment", ""),
+                             lookup_code=code)
+    except InvalidInput as exc:
+        return _back_to_track(case_no, code, field_errors(exc), 422)
+    flash(_("感谢您的评价。"), "info")
+    return _back_to_track(case_no, code, {}, 200)
+
+
+@bp.post("/complain")
+@acts_once
+def complain():
+    """File an efficiency complaint about a case."""
+    case_no, code = request.form.get("case_no", ""), request.form.get("lookup_code", "")
+    try:
+        services.portal.complain(onewindow(), case_no, request.form.get("text", ""), request.form.get("contact", ""),
+                                 lookup_code=code)
+    except InvalidInput as exc:
+        return _back_to_track(case_no, code, field_errors(exc), 422)
+    flash(_("投诉已受理，我们将尽快核实答复。"), "info")
+    return _back_to_track(case_no, code, {}, 200)
