@@ -9,7 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from lxml import etree
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.expression_lint import expression_findings
@@ -106,10 +107,27 @@ def manifest_findings(item: ItemFiles, forms: FormRegistry) -> list[Finding]:
     return found
 
 
+def known_groups(session: Session | None) -> set[str] | None:
+    """The candidate groups the organisation has, or None when there is no organisation to check against."""
+    # A designer may validate against a database that was never initialised or has no users yet: then the
+    # group rule cannot be applied, rather than crashing or calling every group unknown.
+    if session is None or not inspect(session.connection()).has_table(UserGroup.__tablename__):
+        return None
+    return set(session.scalars(select(UserGroup.group_code).distinct())) or None
+
+
+def xml_text(data: bytes, source: str) -> str:
+    """A BPMN document as text for storage: UTF-8 as it is, another declared encoding re-encoded by lxml."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return etree.tostring(parse_xml(data, source), encoding="unicode")
+
+
 def validate_item(session: Session | None, item: ItemFiles, forms: FormRegistry) -> list[Finding]:
     """All findings for an item: manifest, BPMN lint (forms, groups) and whether SpiffWorkflow can build it."""
     findings = manifest_findings(item, forms)
-    groups = set(session.scalars(select(UserGroup.group_code).distinct())) if session is not None else None
+    groups = known_groups(session)
     documents = [(item.bpmn_name, item.bpmn), *item.extra_bpmn.items()]
     for name, data in documents:
         try:
@@ -143,7 +161,7 @@ def deploy(session: Session, item: ItemFiles, forms: FormRegistry, actor: str, n
     parsed = build_specs([(item.bpmn_name, item.bpmn), *item.extra_bpmn.items()], m["process_id"])
     version = ProcessVersion(
         item_code=m["code"], version=(current.version + 1) if current else 1, process_id=m["process_id"],
-        bpmn_xml=item.bpmn.decode("utf-8"), extra_bpmn={k: v.decode("utf-8") for k, v in item.extra_bpmn.items()},
+        bpmn_xml=xml_text(item.bpmn, item.bpmn_name), extra_bpmn={k: xml_text(v, k) for k, v in item.extra_bpmn.items()},
         sha256=digest, manifest=m, spec_json=spec_to_json(parsed.spec, parsed.subprocess_specs),
         spiff_version=SPIFFWORKFLOW_VERSION, serializer_version=SERIALIZER_VERSION, deployed_at=now, deployed_by=actor,
     )

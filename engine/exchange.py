@@ -58,6 +58,9 @@ def status_codes(events: Iterable[ExchangeEvent], result: str | None) -> list[di
             correcting = True
             emit(6, event)
         elif kind in ("correction_received", "supplemented") and correcting:
+            # A partial supplement leaves the case waiting for the rest: the correction ends with the last material.
+            if payload.get("outstanding"):
+                continue
             correcting = False
             emit(7, event)
         elif kind in ("clock_paused", "clock_resumed") and payload.get("kind") == "special_procedure":
@@ -65,6 +68,9 @@ def status_codes(events: Iterable[ExchangeEvent], result: str | None) -> list[di
         if accepted and not started and kind in _DEPARTMENT_STEPS and payload.get("bpmn_id"):
             started = True
             emit(8, event)
+        if payload.get("status") == "REVOKED" and kind != "revoked":
+            # A BPMN end event with outcome `revoked` arrives as the completion that reached it.
+            emit(15, event)
         if not decided and payload.get("status") == "DECIDED" and result in ("approved", "refused"):
             decided = True
             emit(13 if result == "refused" else 12 if deficiency else 11, event)

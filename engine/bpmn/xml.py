@@ -1,6 +1,8 @@
 """Safe XML loading: no DTDs, no entities, no network, bounded size; errors name file and line."""
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from engine.errors import Finding, InvalidInput
@@ -31,12 +33,24 @@ def _parser() -> etree.XMLParser:
     )
 
 
+# A DTD can only stand in the prolog, before the root element's start tag; text after it may mention one freely.
+_ROOT_START = re.compile(rb"<[A-Za-z_]")
+_DTD_MARK = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
 def parse_xml(data: bytes | str, source: str = "<input>", max_bytes: int = MAX_BPMN_BYTES) -> etree._ElementTree:
     """Parse untrusted XML; raise InvalidInput with a finding for oversized, malformed or DTD-bearing input."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if len(raw) > max_bytes:
         raise _refuse(source, "xml-too-large", f"file is {len(raw)} bytes, the limit is {max_bytes}",
                       hint="split the model or remove embedded content")
+    # A DTD often makes the hardened parser fail first (undefined entities), which would read as "malformed";
+    # the designer should hear that the DTD itself is refused.
+    root_start = _ROOT_START.search(raw)
+    dtd = _DTD_MARK.search(raw, 0, root_start.start() if root_start else len(raw))
+    if dtd:
+        raise _refuse(source, "xml-dtd", "a DOCTYPE/DTD is not allowed in BPMN files (entity expansion, external references)",
+                      line=raw[:dtd.start()].count(b"\n") + 1, hint="remove the <!DOCTYPE …> declaration")
     try:
         tree = etree.ElementTree(etree.fromstring(raw, _parser()))
     except etree.XMLSyntaxError as exc:
@@ -46,7 +60,8 @@ def parse_xml(data: bytes | str, source: str = "<input>", max_bytes: int = MAX_B
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None or tree.docinfo.externalDTD is not None:
         raise _refuse(source, "xml-dtd", "a DOCTYPE/DTD is not allowed in BPMN files (entity expansion, external references)",
                       line=1, hint="remove the <!DOCTYPE …> declaration")
-    for node in tree.iter():
+    prolog = list(tree.getroot().itersiblings(preceding=True))
+    for node in [*prolog, *tree.iter()]:
         if isinstance(node, etree._Entity) or isinstance(node, etree._ProcessingInstruction) and node.target == "xml-stylesheet":
             raise _refuse(source, "xml-entity", "entity references and stylesheet instructions are not allowed",
                           line=node.sourceline)

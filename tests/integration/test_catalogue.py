@@ -60,3 +60,30 @@ def test_validate_reports_findings_without_touching_the_database(ow, item_copy):
     findings = services.validate_paths(ow, [manifest])[str(manifest)]
     assert [(f.code, f.element_id) for f in findings] == [("unknown-form-key", "review")]
     assert findings[0].line and findings[0].file.endswith("outdoor-ad.bpmn")
+
+
+def test_an_item_in_a_latin_1_file_deploys_and_keeps_its_text(ow, tmp_path):
+    for name in ("outdoor-ad.bpmn", "outdoor-ad.item.toml"):
+        shutil.copy(PROCESSES_DIR / name, tmp_path / name)
+    bpmn = tmp_path / "outdoor-ad.bpmn"
+    text = bpmn.read_text(encoding="utf-8")
+    # Chinese names cannot be Latin-1: keep the structure, write the names the way an old tool would.
+    latin = "".join(ch if ord(ch) < 256 else "?" for ch in text).replace('encoding="UTF-8"', 'encoding="ISO-8859-1"')
+    latin = latin.replace('name="?', 'name="Révision ?', 1)
+    bpmn.write_bytes(latin.encode("latin-1"))
+    published = services.deploy_paths(ow, [tmp_path / "outdoor-ad.item.toml"], "designer1")
+    assert published[0]["new"] is True
+    with reading(ow.db) as session:
+        stored = session.scalar(select(ProcessVersion.bpmn_xml).where(ProcessVersion.item_code == "outdoor-ad",
+                                                                      ProcessVersion.version == published[0]["version"]))
+    assert "Révision" in stored
+
+
+def test_validating_against_a_database_without_schema_lints_without_the_group_rule(tmp_path):
+    from engine.bootstrap import OneWindow
+    from engine.store.db import open_database
+
+    bare = OneWindow(db=open_database(f"sqlite:///{tmp_path / 'never-initialised.db'}"))
+    findings = services.validate_paths(bare, [PROCESSES_DIR / "outdoor-ad.bpmn"])[str(PROCESSES_DIR / "outdoor-ad.bpmn")]
+    assert [f for f in findings if f.severity == "error"] == []
+    assert all(f.code != "unknown-candidate-group" for f in findings)

@@ -74,6 +74,11 @@ def test_state_round_trips_without_the_spec_and_keeps_running():
     (b"<bpmn:definitions", "xml-malformed"),
     (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>', "xml-dtd"),
     (model('<bpmn:userTask id="a"/>', executable="false"), "spiff-validation"),
+    # XXE through an attribute and a billion-laughs bomb: the hardened parser fails on them before the
+    # DOCTYPE check would run, so they must still be reported as a refused DTD, not as malformed XML.
+    (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><d a="&x;"/>', "xml-dtd"),
+    (b'<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><lolz>&lol2;</lolz>', "xml-dtd"),
+    (b'<?xml version="1.0"?><?xml-stylesheet href="http://example.invalid/x.xsl"?><d/>', "xml-entity"),
 ])
 def test_bad_models_are_refused_with_a_finding(xml, code):
     with pytest.raises(InvalidInput) as err:
@@ -87,3 +92,9 @@ def test_oversized_files_are_refused_before_parsing():
     with pytest.raises(InvalidInput) as err:
         build_specs([("huge.bpmn", huge)], "p")
     assert err.value.findings[0].code == "xml-too-large"
+
+
+def test_a_doctype_mentioned_in_documentation_is_text_not_a_dtd():
+    documented = model('<bpmn:userTask id="a"><bpmn:documentation>never write &lt;!DOCTYPE&gt; or <![CDATA[<!DOCTYPE x>]]>'
+                       '</bpmn:documentation></bpmn:userTask>')
+    assert "a" in build_specs([("doc.bpmn", documented)], "p").spec.task_specs
