@@ -30,7 +30,17 @@ from engine.services.actors import Actor, resolve_actor
 from engine.services.casework import find_case, spec_bundle, task_meta
 from engine.services.queries import history
 from engine.services.workflow_steps import FINAL_STATUSES
-from engine.store.models import AuditRead, AuditRun, Case, CaseCheckpoint, CaseEvent, Deadline, ProcessVersion
+from engine.store.models import (
+    AuditRead,
+    AuditRun,
+    Case,
+    CaseCheckpoint,
+    CaseEvent,
+    Complaint,
+    Deadline,
+    ProcessVersion,
+    Rating,
+)
 from engine.store.uow import reading, writing
 
 AUDIT_GROUPS = ("auditor", "supervisor")
@@ -109,7 +119,48 @@ def reexecution_problems(ow: OneWindow, session: Session, case: Case, events: li
     if events and replay.facts.status != case.status:
         problems.append({"case_no": case.case_no, "seq": None, "check": "case",
                          "problem": f"the case says {case.status} but its history leads to {replay.facts.status}"})
-    return problems
+    return problems + derived_row_problems(session, case, events)
+
+
+def derived_row_problems(session: Session, case: Case, events: list[CaseEvent]) -> list[dict[str, Any]]:
+    """Rows the supervision figures read (conclusion time, rating, complaints) checked against the events."""
+    # The figures are computed from these rows, not from the chain: an edited rating or conclusion time
+    # would change the satisfaction and on-time rates while every hash still verifies.
+    def problem(check: str, text: str, seq: int | None = None) -> dict[str, Any]:
+        return {"case_no": case.case_no, "seq": seq, "check": check, "problem": text}
+
+    found: list[dict[str, Any]] = []
+    concluded = next((e for e in events if (e.payload or {}).get("status") in FINAL_STATUSES
+                      or e.type in ("withdrawn", "terminated")), None)
+    expected_at = concluded.at if concluded is not None else None
+    if case.concluded_at != expected_at:
+        found.append(problem("case", f"the case records its conclusion at {case.concluded_at} but its history "
+                                     f"concludes it at {expected_at}", concluded.seq if concluded else None))
+    rated = [e for e in events if e.type == "rated"]
+    rating = session.scalar(select(Rating).where(Rating.case_id == case.id))
+    if rated and rating is None:
+        found.append(problem("rating", "the history records a rating whose row is missing", rated[-1].seq))
+    elif rating is not None and not rated:
+        found.append(problem("rating", f"a rating of level {rating.level} exists with no rating event"))
+    elif rating is not None:
+        last = rated[-1]
+        recorded = (last.payload.get("level"), last.payload.get("comment", ""), last.actor, last.at)
+        if (rating.level, rating.comment, rating.rated_by, rating.at) != recorded:
+            found.append(problem("rating", f"the stored rating (level {rating.level}) differs from the rating "
+                                           f"event (level {recorded[0]})", last.seq))
+    filed = {e.payload.get("complaint_id"): e for e in events if e.type == "complained"}
+    stored = {c.id: c for c in session.scalars(select(Complaint).where(Complaint.case_id == case.id))}
+    for complaint_id in filed.keys() - stored.keys():
+        found.append(problem("complaint", f"complaint {complaint_id} is in the history but its row is missing",
+                             filed[complaint_id].seq))
+    for complaint_id in stored.keys() - filed.keys():
+        found.append(problem("complaint", f"complaint {complaint_id} exists with no complaint event"))
+    for complaint_id in stored.keys() & filed.keys():
+        event, row = filed[complaint_id], stored[complaint_id]
+        if (row.text, row.filed_by, row.at) != (event.payload.get("text"), event.actor, event.at):
+            found.append(problem("complaint", f"complaint {complaint_id} differs from the text its event recorded",
+                                 event.seq))
+    return found
 
 
 def verify_history(ow: OneWindow, case_no: str | None = None, reexecute: bool = True) -> dict[str, Any]:

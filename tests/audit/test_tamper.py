@@ -123,3 +123,33 @@ def test_the_heartbeat_schedules_the_nightly_verification(ow):
         assert job is not None and job.func is audit.scheduled_verification and job.args == (ow,)
     finally:
         scheduler.shutdown(wait=False)
+
+
+def _rated_and_complained(ow) -> str:
+    """An approved case its applicant rated 'very dissatisfied' and complained about."""
+    from engine.services import portal
+
+    case_no, _ = returned_twice_then_approved(ow)
+    portal.rate(ow, case_no, 1, "等了很久", username="zhangsan")
+    portal.complain(ow, case_no, "窗口没有一次性告知所缺材料", username="zhangsan")
+    assert audit.verify_history(ow)["problems"] == []
+    return case_no
+
+
+def test_an_edited_rating_that_would_raise_the_satisfaction_rate_is_named(ow):
+    case_no = _rated_and_complained(ow)
+    _sql(ow, "UPDATE rating SET level = 5 WHERE case_id = :c", c=_case_id(ow, case_no))
+    assert {check for _, check in _problems(ow, case_no)} == {"rating"}
+
+
+def test_a_deleted_rating_or_complaint_row_is_named(ow):
+    case_no = _rated_and_complained(ow)
+    _sql(ow, "DELETE FROM rating WHERE case_id = :c", c=_case_id(ow, case_no))
+    _sql(ow, "DELETE FROM complaint WHERE case_id = :c", c=_case_id(ow, case_no))
+    assert {check for _, check in _problems(ow, case_no)} == {"rating", "complaint"}
+
+
+def test_a_moved_conclusion_time_that_would_raise_the_on_time_rate_is_named(ow):
+    case_no = _rated_and_complained(ow)
+    _sql(ow, 'UPDATE "case" SET concluded_at = :t WHERE id = :c', t=datetime(2020, 1, 1), c=_case_id(ow, case_no))
+    assert {check for _, check in _problems(ow, case_no)} == {"case"}
