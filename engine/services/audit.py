@@ -278,7 +278,9 @@ def case_as_of(ow: OneWindow, case_no: str, seq: int | None = None, reader: str 
         view["clocks"] = _clocks_as_of(session, case, events, upto[-1], view["status"],
                                        {t["task_id"] for t in view["open_tasks"]})
         for task in view["open_tasks"]:
-            if any(c["stage"] in ("yellow", "red") for c in view["clocks"] if c["task_id"] == task["task_id"]):
+            # Past its due time is overdue at that moment, whether or not the sweeper had yet raised a card.
+            if any(c["overdue"] or c["stage"] in ("yellow", "red")
+                   for c in view["clocks"] if c["task_id"] == task["task_id"]):
                 view["highlights"][task["bpmn_id"]] = "overdue"
         if diagram:
             view["diagram_svg"] = render_svg(parse_xml(version.bpmn_xml, f"{case.item_code}.bpmn"), view["highlights"])

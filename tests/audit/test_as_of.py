@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import pytest
+from lxml import etree
 from sqlalchemy import select, text
 
+from engine import services
 from engine.errors import Forbidden, InvalidInput
 from engine.services import audit
 from engine.store.models import AuditRead, CaseCheckpoint
 from engine.store.uow import reading, writing
 from tests.audit.helpers import many_returns, returned_twice_then_approved
+from tests.integration.helpers import accepted_ad_case
 
 
 def test_every_as_of_view_equals_the_state_captured_while_the_case_ran(ow):
@@ -32,7 +35,9 @@ def test_as_of_view_shows_the_data_diagram_and_timeline_of_that_moment(ow):
     assert returned["data"]["decision"] == "return"
     assert returned["highlights"]["review"] == "completed" and returned["highlights"]["rework"] == "active"
     assert "decide" not in returned["highlights"]
-    assert 'class="active"' in returned["diagram_svg"] or "active" in returned["diagram_svg"]
+    shapes = {g.get("id"): g.get("class", "").split() for g in etree.fromstring(returned["diagram_svg"].encode()).iter()
+              if g.get("id")}
+    assert "active" in shapes["rework"] and "completed" in shapes["review"] and "active" not in shapes["decide"]
     assert [e["seq"] for e in returned["timeline"]] == list(range(1, len(shots) + 1))
     # Later data is not visible earlier: the approval's certificate number appears only at the end.
     assert "certificate_no" not in returned["data"]
@@ -75,3 +80,16 @@ def test_long_history_starts_from_checkpoints_and_ignores_a_tampered_one(ow):
     assert [(p["seq"], p["check"]) for p in problems] == [(20, "checkpoint")]
     late = audit.case_as_of(ow, case_no, 23)
     assert late["verified"] and late["replayed_state_hash"] == shots[21]["state_hash"]
+
+
+def test_a_task_past_its_due_time_is_overdue_as_of_then_even_before_any_sweep(ow, clock):
+    case_no = accepted_ad_case(ow)
+    review = services.inbox(ow, "reviewer1", scope="groups")[0]
+    assert review["case_no"] == case_no
+    services.claim(ow, review["task_id"], "reviewer1")
+    on_time = services.case_detail(ow, case_no)["events"][-1]["seq"]
+    clock.advance(days=30)  # far past the review step's 3 working days; no sweep runs in between
+    services.unclaim(ow, review["task_id"], "reviewer1")
+    late = services.case_detail(ow, case_no)["events"][-1]["seq"]
+    assert audit.case_as_of(ow, case_no, on_time)["highlights"]["review"] == "active"
+    assert audit.case_as_of(ow, case_no, late)["highlights"]["review"] == "overdue"
