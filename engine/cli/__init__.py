@@ -29,9 +29,12 @@ def data_arg(text: str) -> Any:
 class Refused(Exception):
     """A command that ran but whose answer is 'no' (exit 1), with a result to print."""
 
-    def __init__(self, result: Any, message: str):
+    def __init__(self, result: Any, message: str, bare: bool = False):
         super().__init__(message)
         self.result = result
+        # A bare result is printed as it is (e.g. validate's list of findings), so scripts read one shape
+        # whether the answer is yes or no; the exit code says which.
+        self.bare = bare
 
 
 class Registrar:
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         result = args.func(ow, args)
     except Refused as exc:
         if args.json:
-            _print({"ok": False, "error": str(exc), "result": exc.result}, True)
+            _print(exc.result if exc.bare else {"ok": False, "error": str(exc), "result": exc.result}, True)
         else:
             print(f"refused: {exc}", file=sys.stderr)
         return EXIT_REFUSED

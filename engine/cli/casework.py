@@ -53,9 +53,9 @@ def cmd_serve(ow: OneWindow, args: argparse.Namespace) -> dict:
 
 
 def cmd_validate(ow: OneWindow, args: argparse.Namespace) -> dict:
-    """Lint BPMN/item files; exit 1 when any file has an error."""
+    """Lint BPMN/item files; --json prints one list of findings (each names its file); exit 1 on any error."""
     results = services.validate_paths(ow, [Path(p) for p in args.paths])
-    out = {path: [f.as_dict() for f in findings] for path, findings in results.items()}
+    out = [f.as_dict() for findings in results.values() for f in findings]
     errors = sum(1 for fs in results.values() for f in fs if f.severity == "error")
     if not args.json:
         for path, findings in results.items():
@@ -63,7 +63,7 @@ def cmd_validate(ow: OneWindow, args: argparse.Namespace) -> dict:
             for f in findings:
                 print(f"  {f}")
     if errors:
-        raise Refused(out, f"{errors} error(s)")
+        raise Refused(out, f"{errors} error(s)", bare=True)
     return out if args.json else None
 
 

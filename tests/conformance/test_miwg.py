@@ -19,7 +19,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 FINDING_KEYS = {"code", "message", "file", "line", "element_id", "hint", "severity"}
 
 
-def run_cli(capsys, *argv: str) -> tuple[int, dict]:
+def run_cli(capsys, *argv: str) -> tuple[int, dict | list]:
     """Run `onewindow ARGV --json` in-process; returns the exit code and the parsed output."""
     code = main([*argv, "--json"])
     out = capsys.readouterr().out
@@ -40,7 +40,7 @@ def test_the_reference_models_are_all_there():
 def test_each_model_validates_to_located_findings_and_renders_every_shape(path, tmp_path, capsys, db_arg):
     code, out = run_cli(capsys, "validate", str(path), *db_arg)
     assert code in (0, 1)
-    findings = out.get("result", out)[str(path)]
+    findings = out
     for finding in findings:
         assert set(finding) == FINDING_KEYS and finding["file"] == str(path) and finding["hint"]
     # These models are descriptive: the finding that they cannot run is the right answer.
@@ -64,7 +64,7 @@ def test_any_input_yields_findings_never_a_crash(content, tmp_path, capsys, db_a
     path.write_bytes(content)
     code, out = run_cli(capsys, "validate", str(path), *db_arg)
     assert code == 1
-    assert out["result"][str(path)] and all(f["code"] for f in out["result"][str(path)])
+    assert out and all(f["code"] and f["file"] == str(path) for f in out)
 
 
 def test_juel_beyond_the_subset_names_the_element_and_the_expression(tmp_path, capsys, db_arg):
@@ -73,12 +73,12 @@ def test_juel_beyond_the_subset_names_the_element_and_the_expression(tmp_path, c
     path.write_text(source.replace("decision == 'pass'", "${execution.getVariable('decision') == 'pass'}"),
                     encoding="utf-8")
     code, out = run_cli(capsys, "validate", str(path), *db_arg)
-    (finding,) = [f for f in out["result"][str(path)] if f["code"] == "juel-beyond-subset"]
+    (finding,) = [f for f in out if f["code"] == "juel-beyond-subset"]
     assert code == 1 and finding["element_id"] == "f_review_pass" and "execution.getVariable" in finding["message"]
     path.write_text(source.replace("decision == 'pass'", "${decision eq 'pass' &amp;&amp; !empty opinion}"),
                     encoding="utf-8")
     code, out = run_cli(capsys, "validate", str(path), *db_arg)
-    assert code == 0 and out == {str(path): []}
+    assert code == 0 and out == []
 
 
 def test_render_highlights_elements_by_state(tmp_path, capsys, db_arg):
@@ -98,4 +98,5 @@ def test_the_installed_command_validates_every_model_in_one_run(db_arg):
     done = subprocess.run([str(command), "validate", "--json", *db_arg, *map(str, MIWG_FILES)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert set(json.loads(done.stdout)["result"]) == set(map(str, MIWG_FILES))
+    findings = json.loads(done.stdout)
+    assert isinstance(findings, list) and {f["file"] for f in findings} == set(map(str, MIWG_FILES))

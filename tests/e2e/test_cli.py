@@ -61,7 +61,7 @@ def test_cli_refusals_exit_1_with_a_reason_and_usage_errors_exit_2(db_url, tmp_p
     hostile.write_text('<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
                        '<definitions>&x;</definitions>', encoding="utf-8")
     result = run(db_url, "validate", str(hostile), expect=1)
-    assert result["result"][str(hostile)][0]["code"] == "xml-dtd"
+    assert [(f["file"], f["code"]) for f in result] == [(str(hostile), "xml-dtd")]
     usage = subprocess.run([ONEWINDOW, "apply"], capture_output=True, text=True)
     assert usage.returncode == 2
     assert run(db_url, "items") and run(db_url, "audit", "verify")["cases_checked"] == 0
