@@ -93,7 +93,9 @@ def manifest_findings(item: ItemFiles, forms: FormRegistry) -> list[Finding]:
     try:
         statutory, s_unit = parse_limit(m["statutory_limit"])
         promised, p_unit = parse_limit(m["promised_limit"])
-        if s_unit == p_unit and promised > statutory:
+        # Comparable when the units match, and when a promise in working days faces a statutory limit in calendar
+        # days: N working days never take fewer than N calendar days. The reverse depends on the start date.
+        if promised > statutory and (s_unit == p_unit or (p_unit, s_unit) == ("wd", "d")):
             found.append(Finding("promised-over-statutory",
                                  f"promised limit {m['promised_limit']} exceeds statutory limit {m['statutory_limit']}",
                                  src, hint="the promise (承诺时限) may only shorten the statutory limit"))

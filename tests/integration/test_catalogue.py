@@ -39,6 +39,9 @@ def item_copy(tmp_path):
     ("outdoor-ad.bpmn", 'isExecutable="true"', 'isExecutable="false"', "not-executable"),
     ("outdoor-ad.bpmn", '<bpmn:userTask id="rework"', '<bpmn:scriptTask id="rework"', "script-task-refused"),
     ("outdoor-ad.item.toml", 'promised_limit = "3wd"', 'promised_limit = "30wd"', "promised-over-statutory"),
+    # 21 working days can never fit into 21 calendar days, whatever the holidays.
+    ("outdoor-ad.item.toml", 'statutory_limit = "15wd"\npromised_limit = "3wd"',
+     'statutory_limit = "20d"\npromised_limit = "21wd"', "promised-over-statutory"),
 ])
 def test_deploy_refuses_bad_items_and_keeps_the_published_version(ow, item_copy, filename, old, new, code):
     case_no = accepted_ad_case(ow)
