@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import bench_database  # noqa: E402
 from engine import services  # noqa: E402
-from engine.replay import CHECKPOINT_EVERY, Replay  # noqa: E402
+from engine.history import CHECKPOINT_EVERY  # noqa: E402
+from engine.replay import Replay  # noqa: E402
 from engine.runtime import dump_state  # noqa: E402
 from engine.services import audit  # noqa: E402
 from engine.services.casework import find_case, spec_bundle  # noqa: E402

@@ -27,7 +27,6 @@ from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
-from sqlalchemy.orm import Session
 
 from engine.clock.timers import arm_timers, waiting_timers
 from engine.forms import FormRegistry
@@ -41,7 +40,6 @@ from engine.runtime import (
     state_hash,
     task_id_order,
 )
-from engine.store.models import Case, CaseCheckpoint
 
 
 class RecordedEvent(Protocol):
@@ -68,10 +66,6 @@ class Divergence:
     type: str
     problem: str
 
-
-# A checkpoint per 20 events costs about 5 % of what a snapshot per event would, and bounds the as-of view's
-# re-execution to the events since the nearest one (bench/audit.py measures both).
-CHECKPOINT_EVERY = 20
 # Status an event type leaves the case in when its payload does not say (payload["status"] wins).
 STATUS_AFTER = {"applied": "RECEIVED", "withdrawn": "WITHDRAWN"}
 CARD_OF_EVENT = {"warning_issued": "warning", "yellow_card_issued": "yellow", "red_card_issued": "red"}
@@ -241,12 +235,6 @@ def _has_task(wf: BpmnWorkflow, task_id: str) -> bool:
         return wf.get_task_from_id(UUID(task_id)) is not None
     except Exception:  # not a UUID, or not in this tree (TaskNotFoundException)
         return False
-
-
-def keep_checkpoint(session: Session, case: Case, state_json: str) -> None:
-    """Save the state after every CHECKPOINT_EVERY-th event (called where state-changing events are recorded)."""
-    if case.last_seq % CHECKPOINT_EVERY == 0:
-        session.add(CaseCheckpoint(case_id=case.id, seq=case.last_seq, state_json=state_json))
 
 
 def _applied(replay: Replay, event: RecordedEvent) -> None:

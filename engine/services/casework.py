@@ -14,7 +14,6 @@ from engine.clock.deadlines import sync_case_clocks
 from engine.clock.timers import arm_timers
 from engine.errors import InvalidInput, NotFound
 from engine.history import append_event
-from engine.replay import keep_checkpoint
 from engine.runtime import SpecBundle, dump_state, load_state, ready_user_tasks, state_hash
 from engine.store.models import Case, Department, ProcessVersion, WorkItem, WorkItemGroup
 
@@ -65,7 +64,6 @@ class CaseChange:
         state = dump_state(self.wf)
         self.case.state_json = state
         append_event(self.session, self.case, type_, actor, payload, now, state_hash(state), acting_for)
-        keep_checkpoint(self.session, self.case, state)
         project_work_items(self.session, self.case, self.wf, now, closed_by=actor)
         sync_case_clocks(self.session, self.case, self.wf, now)
 

@@ -11,7 +11,7 @@ from engine.services import audit
 from engine.store.models import AuditRead, CaseCheckpoint
 from engine.store.uow import reading, writing
 from tests.audit.helpers import many_returns, returned_twice_then_approved
-from tests.integration.helpers import accepted_ad_case
+from tests.integration.helpers import accepted_ad_case, only_task
 
 
 def test_every_as_of_view_equals_the_state_captured_while_the_case_ran(ow):
@@ -93,3 +93,21 @@ def test_a_task_past_its_due_time_is_overdue_as_of_then_even_before_any_sweep(ow
     late = services.case_detail(ow, case_no)["events"][-1]["seq"]
     assert audit.case_as_of(ow, case_no, on_time)["highlights"]["review"] == "active"
     assert audit.case_as_of(ow, case_no, late)["highlights"]["review"] == "overdue"
+
+
+def test_a_claim_that_is_the_twentieth_event_is_checkpointed_too(ow):
+    case_no = accepted_ad_case(ow)  # events 1–2
+    review = only_task(ow, "reviewer1", "review", case_no)
+    services.claim(ow, review, "reviewer1")
+    services.unclaim(ow, review, "reviewer1")  # events 3–4: every later claim lands on 5, 8, … 20
+    for n in range(6):
+        review = only_task(ow, "reviewer1", "review", case_no)
+        services.claim(ow, review, "reviewer1")
+        if n < 5:
+            services.complete(ow, review, "reviewer1", {"decision": "return", "opinion": f"第{n + 1}次退回"})
+            services.complete(ow, only_task(ow, "window1", "rework", case_no), "window1", {"supplemented": ["图纸"]})
+    with reading(ow.db) as s:
+        assert s.scalars(select(CaseCheckpoint.seq)).all() == [20]
+        assert s.scalar(text("SELECT type FROM case_event WHERE seq = 20")) == "claimed"
+    assert audit.verify_history(ow)["problems"] == []
+    assert audit.case_as_of(ow, case_no, 20)["verified"]
