@@ -169,6 +169,14 @@ def set_absence(ow: OneWindow, username: str, holder: str, absent: bool, backup:
                 session.scalars(select(UserGroup.group_code).where(UserGroup.user_id == backup_user.id)))
             if not shared:
                 raise InvalidInput(f"{backup} holds none of {holder}'s posts", fields={"backup": "needs the same post"})
+            # The backup works the holder's held tasks without a department check (authorise_work trusts
+            # covers_for), so a backup from outside the holder's department would act across the department line.
+            same_line = backup_user.department_id == target.department_id or (
+                backup_user.department_id is not None
+                and resolve_actor(session, holder).covers_department(backup_user.department_id))
+            if not same_line:
+                raise InvalidInput(f"{backup} works in another department than {holder}",
+                                   fields={"backup": "needs the same department"})
         if absent and backup_user is None and target.backup_user_id is None:
             raise InvalidInput("name a backup post before marking the holder absent", fields={"backup": "required"})
         if backup_user is not None:

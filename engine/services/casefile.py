@@ -9,10 +9,9 @@ from sqlalchemy.orm import Session
 from engine.bootstrap import OneWindow
 from engine.bpmn.render import render_svg
 from engine.bpmn.xml import parse_xml
-from engine.errors import NotFound
+from engine.errors import Forbidden, NotFound
 from engine.services.actors import Actor, resolve_actor
 from engine.services.casework import case_and_item
-from engine.services.queries import case_detail
 from engine.services.workflow_steps import authorise_work
 from engine.store.models import (
     Case,
@@ -37,21 +36,42 @@ def may_view_case(actor: Actor, case: Case) -> bool:
     return bool(actor.groups - PUBLIC_GROUPS) and actor.covers_department(case.department_id)
 
 
+def authorise_case(session: Session, actor: Actor, case: Case) -> None:
+    """Refuse (Forbidden) an action on a case unless the actor is its applicant or proxy agent, or staff whose
+    department covers the case's department."""
+    if may_view_case(actor, case):
+        return
+    # may_view_case admits every actor when the case has no department, so here it always has one.
+    department = session.get(Department, case.department_id)
+    raise Forbidden(f"{actor.username} may not act on case {case.case_no}: it belongs to {department.name} "
+                    f"({department.code}), which {actor.username}'s department does not cover")
+
+
 def visible_case(session: Session, actor: Actor, case_no: str) -> Case:
     """Load a case the actor may see; any other case is reported as not found (its existence is not revealed)."""
     case = session.scalar(select(Case).where(Case.case_no == case_no))
     if case is None:
         raise NotFound(f"no case {case_no}")
-    if not may_view_case(actor, case) and not _holds_work(session, actor, case):
+    if not _may_see(session, actor, case):
         raise NotFound(f"no case {case_no}")
     return case
 
 
-def _holds_work(session: Session, actor: Actor, case: Case) -> bool:
-    """True when the actor (or an absent holder they back up) holds an open task of the case."""
-    return session.scalar(select(WorkItem.id).where(
-        WorkItem.case_id == case.id, WorkItem.is_open.is_(True),
-        WorkItem.assignee.in_([actor.username, *actor.covers_for])).limit(1)) is not None
+def _may_see(session: Session, actor: Actor, case: Case) -> bool:
+    """may_view_case, or the actor may work an open task of the case."""
+    return may_view_case(actor, case) or _may_work(session, actor, case)
+
+
+def _may_work(session: Session, actor: Actor, case: Case) -> bool:
+    """True when authorise_work lets the actor work an open task of the case: one they (or an absent holder they
+    back up) hold, or an unclaimed one in their groups and department, e.g. a co-department's joint review."""
+    for item in session.scalars(select(WorkItem).where(WorkItem.case_id == case.id, WorkItem.is_open.is_(True))):
+        try:
+            authorise_work(actor, item)
+        except Forbidden:
+            continue
+        return True
+    return False
 
 
 def require_visible(ow: OneWindow, case_no: str, username: str) -> None:
@@ -85,6 +105,9 @@ def case_file(ow: OneWindow, case_no: str, username: str) -> dict[str, Any]:
             "complaints": [{"text": c.text, "status": c.status, "at": c.at.isoformat()} for c in complaints],
         }
     # The detail (with its clocks) comes from the shared read model, so what other areas add shows up here too.
+    # Imported here: the read model imports the clock use cases, which check departments with authorise_case.
+    from engine.services.queries import case_detail
+
     return {**extra, **case_detail(ow, case_no)}
 
 
@@ -115,7 +138,7 @@ def task_detail(ow: OneWindow, task_id: str, username: str) -> dict[str, Any]:
         except NotFound:
             raise NotFound(f"no task {task_id}") from None
         if not item.is_open:
-            if not may_view_case(actor, case):
+            if not _may_see(session, actor, case):
                 raise NotFound(f"no task {task_id}")
         else:
             authorise_work(actor, item)

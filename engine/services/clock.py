@@ -43,6 +43,7 @@ from engine.errors import Conflict, Forbidden, InvalidInput, OneWindowError
 from engine.history import append_event
 from engine.runtime import complete_task, end_outcome, ready_task, state_hash
 from engine.services.actors import resolve_actor
+from engine.services.casefile import authorise_case
 from engine.services.casework import CaseChange, find_case, task_meta
 from engine.services.intake import intake_task
 from engine.services.materials import _recipient as applicant_recipient  # notices go where materials' go
@@ -149,6 +150,7 @@ def suspend(ow: OneWindow, case_no: str, username: str, procedure: str, reason: 
         actor = resolve_actor(session, username)
         actor.require_group("reviewer", "chief", "dept_head")
         case = find_case(session, case_no)
+        authorise_case(session, actor, case)
         if case.status not in ("ACCEPTED", "IN_REVIEW"):
             raise Conflict(f"case {case_no} is {case.status}: only a case under review can enter a special procedure")
         now = ow.clock.now()
@@ -171,6 +173,7 @@ def resume(ow: OneWindow, case_no: str, username: str, reason: str = "") -> dict
         actor = resolve_actor(session, username)
         actor.require_group("reviewer", "chief", "dept_head")
         case = find_case(session, case_no)
+        authorise_case(session, actor, case)
         pause = _open_pause(session, case)
         if pause is None or pause.kind != "special_procedure":
             raise Conflict(f"case {case_no} has no special procedure running")
@@ -190,6 +193,7 @@ def request_correction(ow: OneWindow, case_no: str, username: str, missing: list
         actor = resolve_actor(session, username)
         actor.require_group("reviewer", "chief")
         case = find_case(session, case_no)
+        authorise_case(session, actor, case)
         if case.status not in ("ACCEPTED", "IN_REVIEW"):
             hint = " (before acceptance, give the one-time notice)" if case.status == "RECEIVED" else ""
             raise Conflict(f"case {case_no} is {case.status}: materials can be requested only under review{hint}")
@@ -218,6 +222,7 @@ def receive_correction(ow: OneWindow, case_no: str, username: str, note: str = "
         case = find_case(session, case_no)
         if case.applicant_user_id != actor.user_id and not actor.in_any({"window", "reviewer"}):
             raise Forbidden(f"{username} may not hand in materials for case {case_no}")
+        authorise_case(session, actor, case)
         pause = _open_pause(session, case)
         if pause is None or pause.kind != "correction":
             raise Conflict(f"case {case_no} is not waiting for materials asked for during review")

@@ -16,6 +16,7 @@ from engine.errors import Conflict, Forbidden, InvalidInput
 from engine.history import append_event
 from engine.runtime import dump_state, ready_user_tasks, start_workflow, state_hash
 from engine.services.actors import Actor, resolve_actor
+from engine.services.casefile import authorise_case
 from engine.services.casework import CaseChange, find_case, project_work_items, spec_bundle, task_meta
 from engine.services.proxy import mandated_applicant
 from engine.services.workflow_steps import FINAL_STATUSES, complete_case_task
@@ -42,10 +43,12 @@ def open_case(ow: OneWindow, session: Session, actor: Actor, item_code: str, dat
     if on_behalf_of is not None:
         principal = mandated_applicant(session, actor, on_behalf_of, item_code, local_day(now))
         channel, applicant_user_id, proxy_agent_id = "proxy", principal.id, actor.user_id
-        applicant = {"kind": "person", "name": principal.display_name, **(applicant or {})}
+        # The name is the mandating applicant's account name, never one the agent types (applied last).
+        applicant = {"kind": "person", **(applicant or {}), "name": principal.display_name}
     elif "applicant" in actor.groups:
         channel, applicant_user_id = "online", actor.user_id
-        applicant = {"kind": "person", "name": actor.display_name, **(applicant or {})}
+        # Online, the applicant is the signed-in account: a name in the form cannot file under someone else's.
+        applicant = {"kind": "person", **(applicant or {}), "name": actor.display_name}
     elif "window" in actor.groups:
         channel, applicant_user_id = "window", None
         if not applicant:
@@ -121,6 +124,7 @@ def withdraw(ow: OneWindow, case_no: str, username: str, reason: str = "") -> st
         case = find_case(session, case_no)
         if case.applicant_user_id != actor.user_id and "window" not in actor.groups:
             raise Forbidden(f"{username} may not withdraw case {case_no}")
+        authorise_case(session, actor, case)
         if case.status in FINAL_STATUSES:
             raise Conflict(f"case {case_no} is {case.status}: it can no longer be withdrawn")
         change = CaseChange(ow, session, case)

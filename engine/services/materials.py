@@ -23,6 +23,7 @@ from engine.errors import Conflict, InvalidInput
 from engine.history import append_event
 from engine.runtime import state_hash
 from engine.services.actors import resolve_actor
+from engine.services.casefile import authorise_case
 from engine.services.casework import CaseChange, find_case
 from engine.services.intake import intake_case
 from engine.services.proxy import acting_for_case
@@ -58,6 +59,7 @@ def one_time_notice(ow: OneWindow, case_no: str, username: str, received: list[s
         actor = resolve_actor(session, username)
         actor.require_group("window")
         case = find_case(session, case_no)
+        authorise_case(session, actor, case)
         if case.status != "RECEIVED":
             raise Conflict(f"case {case_no} is {case.status}: a one-time notice is given at intake only")
         materials = _materials(session, case)
@@ -107,6 +109,8 @@ def supplement(ow: OneWindow, case_no: str, username: str, materials: list[str])
         case = find_case(session, case_no)
         now = ow.clock.now()
         acting_for = acting_for_case(session, actor, case, local_day(now))
+        # acting_for_case admits any window clerk; only one whose centre covers the case may hand in for it.
+        authorise_case(session, actor, case)
         _refuse_unlisted(_materials(session, case), materials)
         # A case in correction waits for what its notice listed; an accepted one for what it deferred.
         wanted = WAITING_FOR.get(case.status, ())

@@ -38,9 +38,13 @@ def test_absence_rules(ow):
     with pytest.raises(InvalidInput) as other_post:
         accounts.set_absence(ow, "reviewer1", "reviewer1", True, "inspector1")
     assert other_post.value.fields == {"backup": "needs the same post"}
-    # The department head may mark a member of the department absent.
-    profile = accounts.set_absence(ow, "head1", "reviewer1", True, "market_reviewer")
-    assert profile["is_absent"] and profile["backup"] == "market_reviewer"
-    assert accounts.profile(ow, "market_reviewer")["covers_for"] == ["reviewer1"]
-    assert accounts.set_absence(ow, "reviewer1", "reviewer1", False, None)["is_absent"] is False
-    assert accounts.profile(ow, "market_reviewer")["covers_for"] == []
+    # The backup works the holder's tasks, so it must come from the holder's department line.
+    with pytest.raises(InvalidInput) as other_department:
+        accounts.set_absence(ow, "head1", "reviewer1", True, "market_reviewer")
+    assert other_department.value.fields == {"backup": "needs the same department"}
+    # An admin (whose centre covers every bureau) may mark a reviewer absent with a colleague as backup.
+    profile = accounts.set_absence(ow, "admin", "nature_reviewer", True, "nature_reviewer2")
+    assert profile["is_absent"] and profile["backup"] == "nature_reviewer2"
+    assert accounts.profile(ow, "nature_reviewer2")["covers_for"] == ["nature_reviewer"]
+    assert accounts.set_absence(ow, "nature_reviewer", "nature_reviewer", False, None)["is_absent"] is False
+    assert accounts.profile(ow, "nature_reviewer2")["covers_for"] == []

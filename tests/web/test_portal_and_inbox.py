@@ -5,6 +5,7 @@ import re
 from io import BytesIO
 
 from engine import services
+from tests.patterns.helpers import PLANNING
 from tests.web.helpers import MATERIAL, PDF, apply_online, claim_and_complete, task_of
 
 
@@ -149,20 +150,20 @@ def test_inbox_filters_sort_and_page(as_user, ow):
 
 
 def test_backup_post_sees_and_completes_the_absent_holders_task(as_user, ow):
-    apply_online(as_user("zhangsan"))
-    case_no = services.portal.my_cases(ow, "zhangsan")[0]["case_no"]
-    claim_and_complete(as_user("window1"), case_no, {"intake_decision": "accept"})
-    holder = as_user("reviewer1")
+    # A backup post comes from the holder's own department: the planning bureau has two reviewers.
+    case_no = services.apply(ow, "building-planning", "zhangsan", PLANNING)["case_no"]
+    services.accept(ow, case_no, "window1", "材料齐全")
+    holder = as_user("nature_reviewer")
     task_id = task_of(holder, case_no)
     holder.submit(f"/inbox/tasks/{task_id}", f"/inbox/tasks/{task_id}/claim", {})
-    assert holder.submit("/auth/me", "/auth/absence", {"absent": "1", "backup": "market_reviewer"}).status_code == 302
-    backup = as_user("market_reviewer")
+    assert holder.submit("/auth/me", "/auth/absence", {"absent": "1", "backup": "nature_reviewer2"}).status_code == 302
+    backup = as_user("nature_reviewer2")
     assert task_of(backup, case_no, scope="mine") == task_id
     done = backup.submit(f"/inbox/tasks/{task_id}", f"/inbox/tasks/{task_id}/complete",
-                         {"decision": "pass", "opinion": "代岗审查通过"})
+                         {"decision": "agree", "opinion": "代岗审查同意"})
     assert done.status_code == 302
     event = services.history(ow, case_no)[-1]
-    assert (event["actor"], event["acting_for"]) == ("market_reviewer", "reviewer1")
+    assert (event["actor"], event["acting_for"]) == ("nature_reviewer2", "nature_reviewer")
 
 
 def test_one_time_notice_read_and_answered_by_the_applicant(as_user, ow):
