@@ -37,7 +37,10 @@ def cmd_render(ow: OneWindow, args: argparse.Namespace) -> dict:
     except OSError as exc:
         raise InvalidInput(f"{path}: cannot read file: {exc.strerror}") from None
     svg = render_svg(parse_xml(data, str(path)), dict(args.highlight), args.diagram)
-    Path(args.output).write_text(svg, encoding="utf-8")
+    try:
+        Path(args.output).write_text(svg, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"{args.output}: cannot write the diagram: {exc.strerror}") from None
     return {"file": str(path), "output": args.output, "bytes": len(svg.encode("utf-8"))}
 
 

@@ -100,3 +100,8 @@ def test_the_installed_command_validates_every_model_in_one_run(db_arg):
     assert done.returncode == 1 and "Traceback" not in done.stderr
     findings = json.loads(done.stdout)
     assert isinstance(findings, list) and {f["file"] for f in findings} == set(map(str, MIWG_FILES))
+
+
+def test_render_to_an_unwritable_place_is_refused_with_the_reason(tmp_path, capsys, db_arg):
+    code, out = run_cli(capsys, "render", str(MIWG_FILES[0]), "-o", str(tmp_path / "no-such-folder" / "x.svg"), *db_arg)
+    assert code == 1 and out["kind"] == "InvalidInput" and "cannot write the diagram" in out["error"]
