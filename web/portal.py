@@ -121,24 +121,34 @@ def _my_case(case_no: str, errors: dict | None = None, status: int = 200):
 @login_required
 @acts_once
 def supplement(case_no: str):
-    """Answer a one-time notice: hand in the missing materials and say they are complete."""
+    """Answer a notice: the one-time notice at intake, or a correction request during review (补正)."""
     ow = onewindow()
     files = material_files()
     case = services.portal.applicant_case(ow, case_no, current_user.username)
     try:
+        # Everything is checked before a file is stored, so a refused reply leaves no upload behind.
+        if not case["waiting_for_materials"]:
+            raise InvalidInput("the case is not waiting for materials", fields={"file": _("本办件当前无需补正材料")})
+        services.portal.check_files(ow, case["item_code"], files)
+        outstanding = [m["name"] for m in materials_service.checklist(ow, case_no)
+                       if m["state"] in ("missing", "defective", "deferred")]
+        intake_notice = case["status"] == "CORRECTION_REQUESTED" and bool(outstanding)
+        # The one-time notice listed materials: those handed in now are recorded against it.
+        handed_in = sorted({f.material for f in files} & set(outstanding))
+        if intake_notice and not handed_in:
+            raise InvalidInput("upload the materials the notice lists", fields={"file": _("请上传告知书所列材料")})
+        if not intake_notice and not case["is_applicant"]:
+            # clock.receive_correction takes a review-stage reply from the applicant only, not their proxy agent.
+            raise InvalidInput("only the applicant answers a correction request",
+                               fields={"file": _("补正材料只能由申请人本人提交")})
         if files:
             services.portal.attach_materials(ow, case_no, current_user.username, files,
                                              current_app.config["UPLOAD_FOLDER"])
-        outstanding = [m["name"] for m in materials_service.checklist(ow, case_no)
-                       if m["state"] in ("missing", "defective", "deferred")]
-        if case["status"] == "CORRECTION_REQUESTED" and outstanding:
-            # The one-time notice listed materials: those handed in now are recorded against it.
-            handed_in = sorted({f.material for f in files} & set(outstanding))
-            if not handed_in:
-                raise InvalidInput("upload the materials the notice lists", fields={"file": _("请上传告知书所列材料")})
+        if intake_notice:
             materials_service.supplement(ow, case_no, current_user.username, handed_in)
         else:
-            clock_service.supplement(ow, case_no, current_user.username, request.form.get("note", "").strip())
+            # During review the request paused the clocks; the reply makes them run again.
+            clock_service.receive_correction(ow, case_no, current_user.username, request.form.get("note", "").strip())
     except InvalidInput as exc:
         return _my_case(case_no, field_errors(exc), 422)
     flash(_("补正材料已提交。"), "info")
@@ -159,15 +169,20 @@ def track():
     if errors:
         return render_template("portal/track.html", case=None, errors=errors), 422
     try:
-        case = services.portal.track(onewindow(), case_no, code, request.remote_addr or "-")
+        case = services.portal.track(onewindow(), case_no, code, _remote())
     except NotFound:
         return render_template("portal/track.html", case=None,
                                errors={"lookup_code": _("办件编号或查询码不正确。")}), 404
     return render_template("portal/track.html", case=case, lookup_code=code, errors={})
 
 
+def _remote() -> str:
+    """The client's address, the key the lookup-code guard counts failures from."""
+    return request.remote_addr or "-"
+
+
 def _back_to_track(case_no: str, code: str, errors: dict, status: int):
-    case = services.portal.track(onewindow(), case_no, code)
+    case = services.portal.track(onewindow(), case_no, code, _remote())
     return render_template("portal/track.html", case=case, lookup_code=code, errors=errors), status
 
 
@@ -178,7 +193,7 @@ def rate():
     case_no, code = request.form.get("case_no", ""), request.form.get("lookup_code", "")
     try:
         services.portal.rate(onewindow(), case_no, request.form.get("level", ""), request.form.get("comment", ""),
-                             lookup_code=code)
+                             lookup_code=code, remote=_remote())
     except InvalidInput as exc:
         return _back_to_track(case_no, code, field_errors(exc), 422)
     flash(_("感谢您的评价。"), "info")
@@ -192,7 +207,7 @@ def complain():
     case_no, code = request.form.get("case_no", ""), request.form.get("lookup_code", "")
     try:
         services.portal.complain(onewindow(), case_no, request.form.get("text", ""), request.form.get("contact", ""),
-                                 lookup_code=code)
+                                 lookup_code=code, remote=_remote())
     except InvalidInput as exc:
         return _back_to_track(case_no, code, field_errors(exc), 422)
     flash(_("投诉已受理，我们将尽快核实答复。"), "info")

@@ -6,6 +6,7 @@ import hmac
 import secrets
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,14 @@ from sqlalchemy.orm import Session
 
 from engine.bootstrap import OneWindow
 from engine.catalog import latest_version
+from engine.clock.ladder import local_day
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.history import append_event
 from engine.runtime import state_hash
 from engine.services.accounts import record_attempt, refuse_when_hammered
 from engine.services.actors import Actor, resolve_actor
 from engine.services.casefile import visible_case
+from engine.services.proxy import acting_for_case
 from engine.store.models import Case, CaseEvent, Complaint, Notification, ProcessVersion, Rating, Upload, WorkItem
 from engine.store.uow import reading, writing
 
@@ -34,7 +37,7 @@ RATEABLE = {"DECIDED", "REJECTED_AT_INTAKE", "DELIVERED", "CLOSED"}
 # Event types an applicant may see when tracking; internal ones (claims, reads) stay inside the centre.
 PUBLIC_EVENTS = {"applied", "accepted", "rejected_at_intake", "task_completed", "withdrawn", "materials_attached",
                  "rated", "complained", "delivered", "clock_paused", "clock_resumed", "extension_granted",
-                 "correction_requested", "correction_supplied", "supplemented"}
+                 "correction_requested", "correction_supplied", "correction_received", "supplemented"}
 
 
 @dataclass(frozen=True)
@@ -95,26 +98,27 @@ def attach_materials(ow: OneWindow, case_no: str, username: str, files: list[Mat
         with writing(ow.db) as session:
             actor = resolve_actor(session, username)
             case = visible_case(session, actor, case_no)
-            if not (case.applicant_user_id == actor.user_id or case.proxy_agent_id == actor.user_id
-                    or "window" in actor.groups):
-                raise Forbidden(f"{username} may not hand in materials for case {case_no}")
+            now = ow.clock.now()
+            # The applicant, a window clerk, or the proxy agent under a valid mandate (recorded as acting for them).
+            acting_for = acting_for_case(session, actor, case, local_day(now))
             version = session.get(ProcessVersion, case.process_version_id)
             names = {m["name"] for m in version.manifest.get("materials", [])}
-            now = ow.clock.now()
             listed = []
             for f in files:
                 if f.material not in names:
                     raise InvalidInput(f"'{f.material[:80]}' is not a material of this item", fields={"material": "unknown"})
                 clean, ext, content_type = check_file(f.filename, f.data)
                 stored = secrets.token_hex(16) + ext
+                digest = hashlib.sha256(f.data).hexdigest()
                 (folder / stored).write_bytes(f.data)
                 written.append(folder / stored)
                 session.add(Upload(case_id=case.id, material=f.material, filename=clean, stored_name=stored,
                                    content_type=content_type, size=len(f.data),
-                                   sha256=hashlib.sha256(f.data).hexdigest(), uploaded_by=username, at=now))
-                listed.append({"material": f.material, "filename": clean, "size": len(f.data)})
+                                   sha256=digest, uploaded_by=username, at=now))
+                # The digest in the hash-chained event makes a file replaced on disk afterwards detectable.
+                listed.append({"material": f.material, "filename": clean, "size": len(f.data), "sha256": digest})
             append_event(session, case, "materials_attached", username, {"files": listed}, now,
-                         state_hash(case.state_json))
+                         state_hash(case.state_json), acting_for)
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
@@ -145,18 +149,21 @@ def track(ow: OneWindow, case_no: str, lookup_code: str, remote: str = "-") -> d
     """What an applicant sees with the case number and lookup code from the receipt, no account needed.
 
     Wrong codes count like failed sign-ins, so a six-digit code cannot be guessed by trying them all."""
-    key = f"track:{(case_no or '').strip()[:56]}"
-    now = ow.clock.now()
     with writing(ow.db) as session:
-        refuse_when_hammered(session, key, remote, now)
-        try:
-            case = _case_by_code(session, case_no, lookup_code)
-        except NotFound:
-            record_attempt(session, key, remote, False, now)
-            # The failed attempt must stay on record although the lookup itself is refused.
-            session.commit()
-            raise
-        return _public_view(session, case)
+        return _public_view(session, _guarded_case_by_code(session, case_no, lookup_code, remote, ow.clock.now()))
+
+
+def _guarded_case_by_code(session: Session, case_no: str, lookup_code: str, remote: str, now: datetime) -> Case:
+    """A case by number and lookup code, refused after repeated wrong codes for the number or from `remote`."""
+    key = f"track:{(case_no or '').strip()[:56]}"
+    refuse_when_hammered(session, key, remote, now)
+    try:
+        return _case_by_code(session, case_no, lookup_code)
+    except NotFound:
+        record_attempt(session, key, remote, False, now)
+        # The failed attempt must stay on record although the lookup itself is refused.
+        session.commit()
+        raise
 
 
 def my_cases(ow: OneWindow, username: str) -> list[dict[str, Any]]:
@@ -180,9 +187,7 @@ def applicant_case(ow: OneWindow, case_no: str, username: str) -> dict[str, Any]
     """The applicant's (or their proxy agent's) view of a case with its notices, which are marked read."""
     with writing(ow.db) as session:
         actor = resolve_actor(session, username)
-        case = visible_case(session, actor, case_no)
-        if actor.user_id not in (case.applicant_user_id, case.proxy_agent_id):
-            raise NotFound(f"no case {case_no}")
+        case = _own_case(session, actor, case_no)
         notices = session.scalars(select(Notification).where(Notification.case_id == case.id,
                                                              Notification.kind.in_(NOTICE_KINDS))
                                   .order_by(Notification.id)).all()
@@ -193,16 +198,32 @@ def applicant_case(ow: OneWindow, case_no: str, username: str) -> dict[str, Any]
         waiting = False
         for e in session.scalars(select(CaseEvent.type).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)):
             # A correction during review pauses the clocks without changing the status: follow the events.
-            waiting = {"correction_requested": True, "correction_supplied": False, "supplemented": False}.get(e, waiting)
+            waiting = {"correction_requested": True, "correction_supplied": False, "correction_received": False,
+                       "supplemented": False}.get(e, waiting)
         waiting = waiting or case.status == "CORRECTION_REQUESTED"
         listed = [n.body.get("missing") or [m["name"] for m in n.body.get("materials", [])] for n in notices]
         return {**_public_view(session, case), "lookup_code": case.lookup_code, "waiting_for_materials": waiting,
+                "is_applicant": case.applicant_user_id == actor.user_id,
                 "requested": listed[-1] if listed else [],
                 "materials": session.get(ProcessVersion, case.process_version_id).manifest.get("materials", []),
                 "notices": [{"kind": n.kind, "zh": n.body.get("zh", ""), "en": n.body.get("en", ""),
                              "missing": n.body.get("missing") or [m["name"] for m in n.body.get("materials", [])],
                              "at": n.created_at.isoformat(),
                              "respond_by": n.respond_by.isoformat() if n.respond_by else None} for n in notices]}
+
+
+def public_case(ow: OneWindow, case_no: str, username: str) -> dict[str, Any]:
+    """The applicant's (or their proxy agent's) view of a case without side effects: public events only."""
+    with reading(ow.db) as session:
+        return _public_view(session, _own_case(session, resolve_actor(session, username), case_no))
+
+
+def _own_case(session: Session, actor: Actor, case_no: str) -> Case:
+    """A case the actor filed or handles as proxy agent; any other reads as unknown."""
+    case = visible_case(session, actor, case_no)
+    if actor.user_id not in (case.applicant_user_id, case.proxy_agent_id):
+        raise NotFound(f"no case {case_no}")
+    return case
 
 
 def _item_names(session: Session) -> dict[str, str]:
@@ -226,20 +247,22 @@ def _public_view(session: Session, case: Case) -> dict[str, Any]:
             "may_rate": rating is None and case.status in RATEABLE}
 
 
-def _authorised_case(session: Session, case_no: str, lookup_code: str | None, actor: Actor | None) -> Case:
-    """A case reached by its lookup code, or one the signed-in applicant filed."""
+def _authorised_case(session: Session, case_no: str, lookup_code: str | None, actor: Actor | None, remote: str,
+                     now: datetime) -> tuple[Case, str | None]:
+    """A case reached by its lookup code (guarded like tracking), or one the signed-in applicant filed or their
+    mandated proxy agent handles; with whom the actor acts for."""
     if lookup_code:
-        return _case_by_code(session, case_no, lookup_code)
+        return _guarded_case_by_code(session, case_no, lookup_code, remote, now), None
     if actor is None:
         raise NotFound("no case with that number and lookup code")
     case = visible_case(session, actor, case_no)
     if case.applicant_user_id != actor.user_id and case.proxy_agent_id != actor.user_id:
         raise Forbidden("only the applicant may rate or complain about a case")
-    return case
+    return case, acting_for_case(session, actor, case, local_day(now))
 
 
 def rate(ow: OneWindow, case_no: str, level: int, comment: str = "", lookup_code: str | None = None,
-         username: str | None = None) -> dict[str, Any]:
+         username: str | None = None, remote: str = "-") -> dict[str, Any]:
     """Rate a concluded case once, five levels (好差评); levels 1–2 are bad reviews the centre must follow up."""
     try:
         level = int(level)
@@ -252,23 +275,23 @@ def rate(ow: OneWindow, case_no: str, level: int, comment: str = "", lookup_code
     if len(comment) > 1000:
         raise InvalidInput("the comment is longer than 1000 characters", fields={"comment": "at most 1000 characters"})
     with writing(ow.db) as session:
+        now = ow.clock.now()
         actor = resolve_actor(session, username) if username else None
-        case = _authorised_case(session, case_no, lookup_code, actor)
+        case, acting_for = _authorised_case(session, case_no, lookup_code, actor, remote, now)
         if case.status not in RATEABLE:
             raise Conflict(f"case {case.case_no} is {case.status}: it can be rated once it is concluded")
         if session.scalar(select(Rating.id).where(Rating.case_id == case.id)) is not None:
             raise Conflict(f"case {case.case_no} has already been rated")
-        now = ow.clock.now()
         who = username or "applicant"
         session.add(Rating(case_id=case.id, level=level, comment=comment, rated_by=who, at=now))
         append_event(session, case, "rated", who,
                      {"level": level, "label": RATING_LEVELS[level], "bad_review": level <= 2, "comment": comment},
-                     now, state_hash(case.state_json))
+                     now, state_hash(case.state_json), acting_for)
         return {"case_no": case.case_no, "level": level, "label": RATING_LEVELS[level]}
 
 
 def complain(ow: OneWindow, case_no: str, text: str, contact: str = "", lookup_code: str | None = None,
-             username: str | None = None) -> dict[str, Any]:
+             username: str | None = None, remote: str = "-") -> dict[str, Any]:
     """File an efficiency complaint (效能投诉) about a case; it starts as `received`."""
     text, contact = (text or "").strip(), (contact or "").strip()
     errors = {}
@@ -279,14 +302,14 @@ def complain(ow: OneWindow, case_no: str, text: str, contact: str = "", lookup_c
     if errors:
         raise InvalidInput("the complaint is not complete", fields=errors)
     with writing(ow.db) as session:
-        actor = resolve_actor(session, username) if username else None
-        case = _authorised_case(session, case_no, lookup_code, actor)
         now = ow.clock.now()
+        actor = resolve_actor(session, username) if username else None
+        case, acting_for = _authorised_case(session, case_no, lookup_code, actor, remote, now)
         who = username or "applicant"
         complaint = Complaint(case_id=case.id, text=text, contact=contact, status="received", filed_by=who, at=now)
         session.add(complaint)
         session.flush()
         append_event(session, case, "complained", who, {"complaint_id": complaint.id, "text": text}, now,
-                     state_hash(case.state_json))
+                     state_hash(case.state_json), acting_for)
         return {"case_no": case.case_no, "complaint_id": complaint.id, "status": "received"}
 

@@ -11,7 +11,7 @@ from engine import services
 from engine.errors import InvalidInput
 from engine.services.accounts import Unauthenticated
 from web.api.openapi import document
-from web.security import onewindow
+from web.security import STAFF_GROUPS, onewindow
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -52,6 +52,11 @@ def _text(data: dict, key: str) -> str:
     return value.strip()
 
 
+def public_side(username: str) -> bool:
+    """True for a caller outside the centre (an applicant or a proxy agent), who sees what the portal shows."""
+    return not set(services.accounts.profile(onewindow(), username)["groups"]) & STAFF_GROUPS
+
+
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI 3 document of this API."""
@@ -72,8 +77,12 @@ def apply():
     on_behalf_of = data.get("on_behalf_of")
     if on_behalf_of is not None and not isinstance(on_behalf_of, str):
         raise InvalidInput("'on_behalf_of' must be a username", fields={"on_behalf_of": "a username"})
+    applicant = _object(data, "applicant", False)
+    if applicant is not None and public_side(g.username):
+        # As on the portal: an applicant files under their account's name, a proxy agent under the mandant's.
+        applicant = {k: v for k, v in applicant.items() if k != "name"}
     receipt = services.apply(onewindow(), _text(data, "item_code"), g.username, _object(data, "data", True),
-                             applicant=_object(data, "applicant", False), on_behalf_of=on_behalf_of)
+                             applicant=applicant, on_behalf_of=on_behalf_of)
     return jsonify(receipt), 201
 
 
@@ -114,12 +123,19 @@ def complete(task_id: str):
 @bp.get("/cases/<case_no>")
 @token_required
 def case(case_no: str):
-    """A case the caller may see."""
-    return jsonify(services.casefile.case_file(onewindow(), case_no, g.username))
+    """A case the caller may see (applicants and proxy agents get the portal's public view)."""
+    return jsonify(_case_view(case_no))
 
 
 @bp.get("/cases/<case_no>/history")
 @token_required
 def history(case_no: str):
-    """Every event of a case the caller may see."""
-    return jsonify(events=services.casefile.case_file(onewindow(), case_no, g.username)["events"])
+    """Every event of a case the caller may see (public events only for applicants and proxy agents)."""
+    return jsonify(events=_case_view(case_no)["events"])
+
+
+def _case_view(case_no: str) -> dict[str, Any]:
+    # The full case file names clerks, internal events and opinions: staff only.
+    if public_side(g.username):
+        return services.portal.public_case(onewindow(), case_no, g.username)
+    return services.casefile.case_file(onewindow(), case_no, g.username)

@@ -41,9 +41,16 @@ SCHEMAS: dict[str, Any] = {
              "properties": {"case_no": STRING, "item_code": STRING, "status": STRING, "result": NULLABLE_STRING,
                             "applicant": OBJECT, "open_tasks": {"type": "array", "items": _ref("WorkItem")},
                             "events": {"type": "array", "items": _ref("Event")}}},
+    # What the portal shows outside the centre: tracking, and the case endpoints for applicants and proxy agents.
+    "PublicEvent": {"type": "object", "required": ["type", "at"],
+                    "properties": {"type": STRING, "at": STRING, "step": NULLABLE_STRING}},
     "Tracking": {"type": "object", "required": ["case_no", "status", "events"],
-                 "properties": {"case_no": STRING, "item_name": STRING, "status": STRING,
-                                "result": NULLABLE_STRING, "events": {"type": "array", "items": OBJECT}}},
+                 "properties": {"case_no": STRING, "item_code": STRING, "item_name": STRING, "item_name_en": STRING,
+                                "status": STRING, "result": NULLABLE_STRING, "applicant": NULLABLE_STRING,
+                                "received_at": STRING, "accepted_at": NULLABLE_STRING,
+                                "concluded_at": NULLABLE_STRING, "rating": {"type": "integer", "nullable": True},
+                                "may_rate": {"type": "boolean"},
+                                "events": {"type": "array", "items": _ref("PublicEvent")}}},
     "Item": {"type": "object", "required": ["code", "version", "name"],
              "properties": {"code": STRING, "version": {"type": "integer"}, "name": STRING, "name_en": STRING,
                             "statutory_limit": STRING, "promised_limit": STRING}},
@@ -97,12 +104,15 @@ def document() -> dict[str, Any]:
         "/cases/{case_no}": {"get": {
             "summary": "A case the caller may see", "operationId": "case", "security": BEARER,
             "parameters": [CASE_NO],
-            "responses": {"200": _json(_ref("Case"), "the case file"), **_errors(401, 404)}}},
+            "responses": {"200": _json({"anyOf": [_ref("Case"), _ref("Tracking")]},
+                                       "the case file for staff, the public view for applicants and proxy agents"),
+                          **_errors(401, 404)}}},
         "/cases/{case_no}/history": {"get": {
             "summary": "Every event of a case", "operationId": "history", "security": BEARER,
             "parameters": [CASE_NO],
             "responses": {"200": _json({"type": "object", "required": ["events"], "properties": {
-                "events": {"type": "array", "items": _ref("Event")}}}, "the hash-chained events"),
+                "events": {"type": "array", "items": {"anyOf": [_ref("Event"), _ref("PublicEvent")]}}}},
+                "the hash-chained events for staff, the public ones for applicants and proxy agents"),
                 **_errors(401, 404)}}},
     }
     return {
