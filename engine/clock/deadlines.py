@@ -137,6 +137,8 @@ def _sync_steps(session: Session, case: Case, wf: BpmnWorkflow, rows: list[Deadl
                                         task_id=task_id, bpmn_id=task.task_spec.bpmn_id)
     case_card = max((CARD_OF_STAGE[r.stage] for r in rows if r.kind in CASE_KINDS and r.is_open),
                     key=CARD_RANK.__getitem__, default="none")
+    if case_card == "none" and not any(row.is_open for row in steps.values()):
+        return  # no step due to show and no card to raise: the work items stay as projected
     for item in session.scalars(_OPEN_ITEMS, {"case_id": case.id}):
         row = steps.get(item.task_id)
         if row is not None and row.is_open and item.due_at != row.due_at:

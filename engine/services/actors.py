@@ -38,24 +38,27 @@ class Actor:
             raise Forbidden(f"{self.username} is not in any of the groups {', '.join(groups)}")
 
 
-# Statements built once: constructing a select on every request cost as much as running it.
+# Core statements built once and run on the session's connection: constructing a select on every request cost
+# as much as running it, and these plain reads need nothing of the ORM.
+_USER, _GROUP = User.__table__, UserGroup.__table__
 _USER_WITH_GROUPS = (
-    select(User.id, User.active, User.display_name, User.department_id, UserGroup.group_code)
-    .outerjoin(UserGroup, UserGroup.user_id == User.id).where(User.username == bindparam("username"))
+    select(_USER.c.id, _USER.c.active, _USER.c.display_name, _USER.c.department_id, _GROUP.c.group_code)
+    .outerjoin(_GROUP, _GROUP.c.user_id == _USER.c.id).where(_USER.c.username == bindparam("username"))
 )
 
-_ABSENT_HOLDERS = select(User.username).where(User.backup_user_id == bindparam("backup_id"), User.is_absent.is_(True),
-                                              User.active.is_(True))
+_ABSENT_HOLDERS = select(_USER.c.username).where(_USER.c.backup_user_id == bindparam("backup_id"),
+                                                 _USER.c.is_absent.is_(True), _USER.c.active.is_(True))
 
 
 def resolve_actor(session: Session, username: str) -> Actor:
     """Load a user with their groups (one query) and the departments they cover."""
-    rows = session.execute(_USER_WITH_GROUPS, {"username": username}).all()
+    connection = session.connection()
+    rows = connection.execute(_USER_WITH_GROUPS, {"username": username}).all()
     if not rows or not rows[0].active:
         raise NotFound(f"no active user '{username}'")
     user_id, _, display_name, department_id, _ = rows[0]
     groups = frozenset(r.group_code for r in rows if r.group_code)
-    covers_for = frozenset(session.scalars(_ABSENT_HOLDERS, {"backup_id": user_id}))
+    covers_for = frozenset(connection.execute(_ABSENT_HOLDERS, {"backup_id": user_id}).scalars())
     return Actor(user_id, username, display_name, groups, department_id, _departments_below(session, department_id),
                   covers_for)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from engine.bootstrap import OneWindow
@@ -84,6 +84,10 @@ def task_meta(task: Task) -> dict[str, Any]:
     }
 
 
+_INSERT_ITEM = insert(WorkItem.__table__)
+_INSERT_GROUPS = insert(WorkItemGroup.__table__)
+
+
 def project_work_items(session: Session, case: Case, wf: BpmnWorkflow, now: datetime, closed_by: str | None) -> None:
     """Make the case's open work items match the workflow's READY manual tasks."""
     # Nothing pending affects which items are open, so skip the autoflush: one flush at commit writes it all.
@@ -98,17 +102,25 @@ def project_work_items(session: Session, case: Case, wf: BpmnWorkflow, now: date
     if unclaimed:
         drop_group_rows(session, unclaimed)
     for tid, task in ready.items():
-        if tid in open_items:
-            continue
-        meta = task_meta(task)
-        item = WorkItem(case_id=case.id, task_id=tid, bpmn_id=meta["bpmn_id"], name=meta["name"],
-                        form_key=meta["form_key"], candidate_groups=",".join(meta["groups"]),
-                        assignee=meta["assignee"], department_id=task_department(session, case, task, meta),
-                        is_open=True,
-                        created_at=now, due_at=None, card_level="none")
-        if not item.assignee:
-            add_group_rows(item)
-        session.add(item)
+        if tid not in open_items:
+            _insert_item(session, case, tid, task, now)
+
+
+def _insert_item(session: Session, case: Case, task_id: str, task: Task, now: datetime) -> None:
+    # New rows go straight in as Core inserts: a later query in this transaction loads them like any other row,
+    # and the unit of work's insert machinery cost more than the inserts themselves.
+    meta = task_meta(task)
+    department_id = task_department(session, case, task, meta)
+    connection = session.connection()
+    item_id = connection.execute(_INSERT_ITEM, {
+        "case_id": case.id, "task_id": task_id, "bpmn_id": meta["bpmn_id"], "name": meta["name"],
+        "form_key": meta["form_key"], "candidate_groups": ",".join(meta["groups"]), "assignee": meta["assignee"],
+        "department_id": department_id, "is_open": True, "created_at": now, "due_at": None, "card_level": "none",
+    }).inserted_primary_key[0]
+    if not meta["assignee"] and any(meta["groups"]):
+        connection.execute(_INSERT_GROUPS, [{"work_item_id": item_id, "group_code": group,
+                                             "department_id": department_id or 0, "due_key": due_key(None)}
+                                            for group in filter(None, meta["groups"])])
 
 
 _DEPARTMENT_ID = select(Department.id).where(Department.code == bindparam("code"))
@@ -136,10 +148,14 @@ def add_group_rows(item: WorkItem) -> None:
                        for group in filter(None, item.candidate_groups.split(",")))
 
 
+_DROP_GROUPS = delete(WorkItemGroup.__table__).where(
+    WorkItemGroup.__table__.c.work_item_id.in_(bindparam("ids", expanding=True)))
+
+
 def drop_group_rows(session: Session, work_item_ids: list[int]) -> None:
     """Take work items out of the group inboxes (claimed or closed)."""
     # A Core statement on the session's connection: the ORM's bulk-delete machinery cost more than the delete.
-    session.connection().execute(delete(WorkItemGroup).where(WorkItemGroup.work_item_id.in_(work_item_ids)))
+    session.connection().execute(_DROP_GROUPS, {"ids": work_item_ids})
 
 
 def due_key(due_at: datetime | None) -> str:
