@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -31,18 +32,36 @@ class Finding:
 
 
 class OneWindowError(Exception):
-    """Base of all refusals: the request was understood and turned down, nothing changed."""
+    """Base of all refusals: the request was understood and turned down, nothing changed.
+
+    `code` is a stable name the entrypoints translate (the web layer shows the people's language); `params` are
+    the values such a translation may quote. The English message stays the detail for logs, the CLI and the API.
+    """
 
     http_status = 400
+    code = "refused"
+
+    def __init__(self, message: str = "", *, code: str | None = None, params: dict[str, Any] | None = None):
+        super().__init__(message)
+        if code:
+            self.code = code
+        self.params: dict[str, Any] = dict(params or {})
+
+    @property
+    def detail(self) -> str:
+        """The English message, as the engine worded it."""
+        return str(self)
 
 
 class InvalidInput(OneWindowError):
     """Input that breaks a rule: bad form data, malformed document, unknown reference."""
 
     http_status = 422
+    code = "invalid_input"
 
-    def __init__(self, message: str, findings: list[Finding] | None = None, fields: dict[str, str] | None = None):
-        super().__init__(message)
+    def __init__(self, message: str, findings: list[Finding] | None = None, fields: dict[str, str] | None = None,
+                 *, code: str | None = None, params: dict[str, Any] | None = None):
+        super().__init__(message, code=code, params=params)
         self.findings = findings or []
         self.fields = fields or {}
 
@@ -51,15 +70,18 @@ class NotFound(OneWindowError):
     """The named case, task, item or user does not exist (or is not visible to the actor)."""
 
     http_status = 404
+    code = "not_found"
 
 
 class Forbidden(OneWindowError):
     """The actor may not do this."""
 
     http_status = 403
+    code = "forbidden"
 
 
 class Conflict(OneWindowError):
     """The request lost a race or does not fit the current state (stale row_version, task no longer READY)."""
 
     http_status = 409
+    code = "conflict"

@@ -20,7 +20,7 @@ STATUS_NAMES = {
     14: "withdrawn", 15: "revoked",
 }
 _DIRECT = {"applied": 1, "accepted": 3, "deemed_accepted": 3, "rejected_at_intake": 4, "revoked": 15}
-_DEPARTMENT_STEPS = {"claimed", "task_completed"}
+_DEPARTMENT_STEPS = {"claimed", "reassigned", "task_completed"}
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,8 @@ class CaseFacts:
                                "bpmn_id": payload.get("bpmn_id"), "due_at": payload.get("due_at")})
         if event.type == "claimed" and payload.get("task_id"):
             self.assignees[payload["task_id"]] = event.actor
+        elif event.type == "reassigned" and payload.get("task_id"):
+            self.assignees[payload["task_id"]] = payload["to"]
         elif event.type == "unclaimed":
             self.assignees.pop(payload.get("task_id", ""), None)
 
@@ -125,7 +127,7 @@ class Replay:
         reexecute = REEXECUTORS.get(event.type)
         self.seq = event.seq
         self.facts.observe(event)
-        if event.type in ("claimed", "unclaimed") and self.workflow is not None and "task_id" in event.payload:
+        if event.type in ("claimed", "unclaimed", "reassigned") and self.workflow is not None and "task_id" in event.payload:
             self.note_task(event.payload["task_id"], event.payload.get("bpmn_id", ""))
         if reexecute is None:
             # No engine step: the recorded state must be the one before it.

@@ -4,6 +4,7 @@ from sqlalchemy import create_engine
 
 from engine.store.db import database_url
 from engine.store.models import Base
+from engine.store.requests_models import ExtensionRequest  # noqa: F401  (its table joins Base.metadata)
 
 target_metadata = Base.metadata
 

@@ -17,6 +17,7 @@ from engine.runtime import SpecCache
 from engine.services import deploy_catalogue, load_organisation, organisation, seed_calendar
 from engine.store.db import open_database, upgrade_schema
 from engine.store.models import Base
+from engine.store.requests_models import ExtensionRequest  # noqa: F401  (truncated with the rest of Base.metadata)
 
 PG_SERVER = os.environ.get("ONEWINDOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 from engine.bootstrap import OneWindow, open_onewindow
 from engine.clock.calendar import SHANGHAI
 from engine.errors import OneWindowError
+from web.refusals import http_message, refusal_view
 from web.security import login_manager, once_token
 
 LANGUAGES = ("zh", "en")
@@ -77,20 +78,16 @@ def create_app(ow: OneWindow | None = None, config: dict | None = None) -> Flask
     app.jinja_env.globals.update(once_token=once_token, lang=select_locale)
     app.add_template_filter(local_time, "when")
 
-    from web import audit, auth, design, inbox, portal, proxy
+    from web import audit, auth, design, extensions, inbox, portal, proxy
     from web.api import bp as api_bp
 
-    for module in (auth, portal, inbox, proxy, design, audit):
+    for module in (auth, portal, inbox, extensions, proxy, design, audit):
         app.register_blueprint(module.bp)
     # The JSON API authenticates each call with a bearer token, not a cookie, so there is no CSRF to guard.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
 
-    @app.errorhandler(OneWindowError)
-    def refused(exc: OneWindowError):
-        if request.path.startswith("/api/"):
-            return jsonify(error=type(exc).__name__, message=str(exc), fields=getattr(exc, "fields", {})), exc.http_status
-        return render_template("error.html", code=exc.http_status, message=str(exc)), exc.http_status
+    app.register_error_handler(OneWindowError, _refused)
 
     for code in (400, 403, 404, 405, 413, 429):
         app.register_error_handler(code, _http_error)
@@ -105,9 +102,20 @@ def create_app(ow: OneWindow | None = None, config: dict | None = None) -> Flask
     return app
 
 
+def _refused(exc: OneWindowError):
+    """A refusal by a use case: its code and English detail for API clients, the translated message on pages."""
+    view = refusal_view(exc)
+    headers = {"Retry-After": str(exc.params["seconds"])} if "seconds" in exc.params else {}
+    if request.path.startswith("/api/"):
+        return jsonify(error=type(exc).__name__, code=exc.code, message=exc.detail, params=exc.params,
+                       fields=getattr(exc, "fields", {})), exc.http_status, headers
+    return render_template("error.html", code=exc.http_status, message=view["message"], detail=view["detail"],
+                           fields=view["fields"]), exc.http_status, headers
+
+
 def _http_error(exc):
     code = getattr(exc, "code", 500) or 500
     if request.path.startswith("/api/"):
         return jsonify(error=type(exc).__name__, message=exc.description, fields={}), code
-    return render_template("error.html", code=code, message=exc.description), code
+    return render_template("error.html", code=code, message=http_message(exc), detail=exc.description), code
 

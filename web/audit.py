@@ -1,7 +1,9 @@
-"""Auditor pages (电子监察): verification runs, a case as of any event with its timeline, figures, charts, exports.
+"""Auditor pages (电子监察): verification runs, a case as of any event with its timeline, figures, charts, exports,
+the complaints desk.
 
-Every GET is a read for auditors and supervisors. Two POSTs: starting a verification run (its sole write is the
-auditors' own trail, audit_run) and a supervisor recording a bad review's rectification, which refuses auditors.
+Every GET is a read for auditors and supervisors. Three POSTs: starting a verification run (its sole write is the
+auditors' own trail, audit_run), and a supervisor recording a bad review's rectification or moving a complaint
+to its next stage, which refuse auditors.
 """
 from __future__ import annotations
 
@@ -9,12 +11,14 @@ import json
 from datetime import datetime
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from engine.charts import distribution_svg, rate_trend_svg
 from engine.clock.calendar import SHANGHAI
-from engine.services import audit, supervision
-from web.security import acts_once, onewindow, roles_required
+from engine.errors import InvalidInput
+from engine.services import audit, complaints, supervision
+from web.security import acts_once, field_errors, onewindow, roles_required
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 AUDIT_ROLES = ("auditor", "supervisor")
@@ -127,3 +131,34 @@ def rectify(case_no: str):
     supervision.rectify_bad_review(onewindow(), case_no, current_user.username, request.form.get("answer", ""))
     flash("已登记整改 · Rectification recorded", "info")
     return redirect(url_for("audit.figures", **{k: v for k, v in request.args.items() if k in ("from", "to", "by")}))
+
+
+@bp.get("/complaints")
+@roles_required(*AUDIT_ROLES)
+def complaint_desk():
+    """Efficiency complaints not yet archived (all with ?all=1), oldest first, with reply deadlines."""
+    show_all = request.args.get("all") == "1"
+    rows = complaints.complaint_queue(onewindow(), current_user.username, include_archived=show_all)
+    return render_template("audit/complaints.html", rows=rows, show_all=show_all, labels=stage_labels())
+
+
+def stage_labels() -> dict[str, str]:
+    """Each complaint stage in the visitor's language."""
+    return {"received": _("已接收"), "investigated": _("已调查"), "resolved": _("已处理"), "answered": _("已答复"),
+            "archived": _("已归档")}
+
+
+@bp.post("/complaints/<int:complaint_id>/advance")
+@roles_required("supervisor")
+@acts_once
+def advance_complaint(complaint_id: int):
+    """A supervisor moves a complaint to its next stage with a text (auditors only read)."""
+    try:
+        result = complaints.advance_complaint(onewindow(), complaint_id, current_user.username,
+                                              request.form.get("to", ""), request.form.get("text", ""))
+    except InvalidInput as exc:
+        for field, problem in field_errors(exc).items():
+            flash(f"{field}: {problem}", "warning")
+        return redirect(url_for("audit.complaint_desk"))
+    flash(_("投诉 %(id)s 已登记：%(stage)s", id=complaint_id, stage=stage_labels()[result["to"]]), "info")
+    return redirect(url_for("audit.complaint_desk"))

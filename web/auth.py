@@ -7,6 +7,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from engine import services
 from engine.errors import InvalidInput
+from engine.services import signin
 from engine.services.accounts import TooManyAttempts, Unauthenticated
 from web.security import WebUser, acts_once, field_errors, onewindow
 
@@ -28,17 +29,18 @@ def _landing(user: WebUser) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """The sign-in form; failures are counted and repeated ones slowed down."""
-    error, status = None, 200
+    """The sign-in form; repeated failures from an address slow it down (never lock the account)."""
+    error, status, headers = None, 200, {}
     if request.method == "POST":
         username = request.form.get("username", "")
         try:
-            profile = services.accounts.authenticate(onewindow(), username, request.form.get("password", ""),
-                                                     request.remote_addr or "-")
+            profile = signin.authenticate(onewindow(), username, request.form.get("password", ""),
+                                          request.remote_addr or "-")
         except Unauthenticated:
             error, status = _("用户名或密码错误。"), 401
-        except TooManyAttempts:
-            error, status = _("登录失败次数过多，请15分钟后再试。"), 429
+        except TooManyAttempts as exc:
+            seconds = exc.params.get("seconds", 60)
+            error, status, headers = _("登录尝试过于频繁，请 %(n)s 秒后再试。", n=seconds), 429, {"Retry-After": str(seconds)}
         else:
             lang = session.get("lang")
             session.clear()
@@ -51,7 +53,7 @@ def login():
             if not target.startswith("/") or target.startswith("//"):
                 target = _landing(user)
             return redirect(target)
-    return render_template("auth/login.html", error=error), status
+    return render_template("auth/login.html", error=error), status, headers
 
 
 @bp.post("/logout")

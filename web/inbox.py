@@ -1,4 +1,5 @@
-"""The clerk inbox: mine and my groups by due time, filters, claim, the task page with the case file, actions."""
+"""The clerk inbox: mine and my groups by due time, filters, claim, the task page with the case file, actions;
+for heads and supervisors the department's work, reassignment (转办) and contact corrections."""
 from __future__ import annotations
 
 from io import BytesIO
@@ -11,8 +12,10 @@ from markupsafe import Markup
 
 from engine import services
 from engine.errors import InvalidInput
+from engine.services import admin_edits, extension_requests, intake, reassignment
 from engine.services import clock as clock_service
 from engine.services import materials as materials_service
+from web.reads import logs_look
 from web.schema_forms import display, fields, typed
 from web.security import STAFF_GROUPS, acts_once, field_errors, onewindow, roles_required
 
@@ -20,22 +23,32 @@ bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 PER_PAGE = 20
 FILTERS = ("item", "stage", "overdue", "applicant", "case_no")
 staff_only = roles_required(*STAFF_GROUPS)
+TEAM_ROLES = reassignment.REASSIGNERS
 
 
 @bp.get("/")
 @staff_only
+@logs_look("inbox")
 def index():
-    """Open work sorted by due time, with remaining working days and the supervision stage."""
+    """Open work sorted by due time, with remaining working days and the supervision stage; `team` for heads."""
     scope = request.args.get("scope", "all")
     page = max(1, request.args.get("page", 1, type=int) or 1)
     filters = {k: request.args[k] for k in FILTERS if request.args.get(k)}
     errors = {}
     try:
-        rows = services.inbox(onewindow(), current_user.username, scope, PER_PAGE + 1, (page - 1) * PER_PAGE, filters)
+        if scope == "team" and current_user.has(*TEAM_ROLES):
+            filters = {}
+            rows = reassignment.team_work(onewindow(), current_user.username, PER_PAGE + 1, (page - 1) * PER_PAGE)
+        else:
+            rows = services.inbox(onewindow(), current_user.username, scope, PER_PAGE + 1, (page - 1) * PER_PAGE,
+                                  filters)
     except InvalidInput as exc:
         rows, errors = [], field_errors(exc)
+    # A head decides the extension requests of their departments from here (延期申请).
+    asked = extension_requests.pending_for(onewindow(), current_user.username) if current_user.has("dept_head") else []
     return render_template("inbox/index.html", rows=rows[:PER_PAGE], has_next=len(rows) > PER_PAGE, page=page,
-                           scope=scope, filters=filters, errors=errors, items=services.list_items(onewindow())), \
+                           scope=scope, filters=filters, errors=errors, items=services.list_items(onewindow()),
+                           extension_requests=asked), \
         422 if errors else 200
 
 
@@ -48,11 +61,14 @@ def _task_page(task_id: str, errors: dict | None = None, status: int = 200):
     form = fields(task["schema"], lang) if task["schema"] else []
     return render_template("inbox/task.html", task=task, case=case, diagram=Markup(svg), form=form,
                            shown=display(ow.forms.schema(case["application_form"]), case["form_data"], lang),
-                           errors=errors or {}, values=request.form), status
+                           errors=errors or {}, values=request.form,
+                           extension=extension_requests.for_case(ow, task["case_no"], current_user.username),
+                           refusal={"basis": intake.REFUSAL_BASIS, "remedy": intake.REFUSAL_REMEDY}), status
 
 
 @bp.get("/tasks/<task_id>")
 @staff_only
+@logs_look("task")
 def task(task_id: str):
     """A task with the case file, the diagram and its form."""
     return _task_page(task_id)
@@ -82,12 +98,13 @@ def unclaim(task_id: str):
 @staff_only
 @acts_once
 def complete(task_id: str):
-    """Complete the task with its form: approve, return or refuse with reasons are the form's decisions."""
+    """Complete the task with its form: approve, return or refuse with reasons are the form's decisions; a refusal
+    at intake (不予受理) also needs its reason and issues the refusal notice with the legal basis given here."""
     ow = onewindow()
     detail = services.casefile.task_detail(ow, task_id, current_user.username)
     try:
         data = typed(detail["schema"], request.form) if detail["schema"] else {}
-        status = services.complete(ow, task_id, current_user.username, data)
+        status = services.complete(ow, task_id, current_user.username, data, request.form.get("refusal_basis", ""))
     except InvalidInput as exc:
         return _task_page(task_id, field_errors(exc), 422)
     flash(_("已办理，办件状态：%(status)s", status=status), "info")
@@ -96,17 +113,21 @@ def complete(task_id: str):
 
 @bp.get("/cases/<case_no>")
 @staff_only
+@logs_look("case")
 def case(case_no: str):
-    """The case file."""
+    """The case file; a head or supervisor also reassigns its open tasks here."""
     ow = onewindow()
     detail = services.casefile.case_file(ow, case_no, current_user.username)
     svg = services.casefile.case_diagram(ow, case_no, current_user.username)
     shown = display(ow.forms.schema(detail["application_form"]), detail["form_data"], str(get_locale() or "zh"))
-    return render_template("inbox/case.html", case=detail, diagram=Markup(svg), shown=shown)
+    options = reassignment.reassign_options(ow, case_no, current_user.username) if current_user.has(*TEAM_ROLES) else []
+    return render_template("inbox/case.html", case=detail, diagram=Markup(svg), shown=shown, reassignable=options,
+                           editable=admin_edits.EDITABLE)
 
 
 @bp.get("/cases/<case_no>/files/<int:upload_id>")
 @roles_required(*STAFF_GROUPS, "applicant", "proxy_agent")
+@logs_look("material")
 def material(case_no: str, upload_id: int):
     """Download a material file of a case one may see (always as an attachment, never rendered inline)."""
     name, content_type, data = services.portal.read_upload(onewindow(), case_no, upload_id, current_user.username,
@@ -175,3 +196,30 @@ def extend(case_no: str):
     days = request.form.get("days", 0, type=int) or 0
     return _case_action(case_no, lambda: clock_service.extend(
         onewindow(), case_no, current_user.username, days, request.form.get("reason", "")), _("已批准延期。"))
+
+
+@bp.post("/tasks/<task_id>/reassign")
+@roles_required(*TEAM_ROLES)
+@acts_once
+def reassign(task_id: str):
+    """Give an open task to another clerk of its groups and department (转办), with the reason."""
+    back = request.form.get("case_no", "")
+    try:
+        result = reassignment.reassign(onewindow(), task_id, current_user.username, request.form.get("to", ""),
+                                       request.form.get("reason", ""))
+    except InvalidInput as exc:
+        for field, problem in field_errors(exc).items():
+            flash(f"{field}: {problem}", "warning")
+        return redirect(url_for("inbox.case", case_no=back) if back else url_for("inbox.index", scope="team"))
+    flash(_("已转办给 %(who)s。", who=result["to"]), "info")
+    return redirect(url_for("inbox.case", case_no=result["case_no"]))
+
+
+@bp.post("/cases/<case_no>/contact")
+@roles_required(*admin_edits.EDITORS)
+@acts_once
+def contact(case_no: str):
+    """Correct the applicant's contact details (phone, address, contact person) with the reason."""
+    changes = {name: request.form.get(name, "") for name in admin_edits.EDITABLE if name in request.form}
+    return _case_action(case_no, lambda: admin_edits.edit_contact(
+        onewindow(), case_no, current_user.username, changes, request.form.get("reason", "")), _("联系信息已更正。"))

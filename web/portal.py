@@ -10,6 +10,7 @@ from engine import services
 from engine.errors import InvalidInput, NotFound
 from engine.services import clock as clock_service
 from engine.services import materials as materials_service
+from engine.services import proxy as proxy_service
 from engine.services.portal import MaterialFile
 from web.schema_forms import fields, typed
 from web.security import acts_once, field_errors, onewindow, roles_required
@@ -101,8 +102,46 @@ def receipt():
 @bp.get("/mine")
 @login_required
 def mine():
-    """The signed-in applicant's cases."""
-    return render_template("portal/mine.html", cases=services.portal.my_cases(onewindow(), current_user.username))
+    """The signed-in user's cases and, for an applicant, the proxy mandates in their name to confirm or decline."""
+    ow = onewindow()
+    return render_template("portal/mine.html", cases=services.portal.my_cases(ow, current_user.username),
+                           mandates=_given_mandates() if current_user.has("applicant") else [])
+
+
+def _given_mandates() -> list[dict]:
+    """The mandates the signed-in user gave as applicant (not those they may hold as a proxy agent)."""
+    return [m for m in proxy_service.list_mandates(onewindow(), current_user.username)
+            if m["applicant"] == current_user.username]
+
+
+@bp.post("/mine/mandates/<int:mandate_id>/confirm")
+@roles_required("applicant")
+@acts_once
+def confirm_mandate(mandate_id: int):
+    """Confirm a mandate a proxy agent recorded in the applicant's name: from now on it lets the agent act."""
+    proxy_service.confirm_mandate(onewindow(), current_user.username, mandate_id)
+    flash(_("委托已确认，代办员现可为您办理。"), "info")
+    return redirect(url_for("portal.mine", _anchor="mandates"))
+
+
+@bp.post("/mine/mandates/<int:mandate_id>/decline")
+@roles_required("applicant")
+@acts_once
+def decline_mandate(mandate_id: int):
+    """Decline a mandate the applicant never gave: it never lets the agent act."""
+    proxy_service.decline_mandate(onewindow(), current_user.username, mandate_id, request.form.get("reason", ""))
+    flash(_("已拒绝该委托。"), "info")
+    return redirect(url_for("portal.mine", _anchor="mandates"))
+
+
+@bp.post("/mine/mandates/<int:mandate_id>/revoke")
+@roles_required("applicant")
+@acts_once
+def revoke_mandate(mandate_id: int):
+    """End a mandate the applicant gave before its end date."""
+    proxy_service.revoke_mandate(onewindow(), current_user.username, mandate_id)
+    flash(_("委托已撤销。"), "info")
+    return redirect(url_for("portal.mine", _anchor="mandates"))
 
 
 @bp.get("/mine/<case_no>")
@@ -137,10 +176,6 @@ def supplement(case_no: str):
         handed_in = sorted({f.material for f in files} & set(outstanding))
         if intake_notice and not handed_in:
             raise InvalidInput("upload the materials the notice lists", fields={"file": _("请上传告知书所列材料")})
-        if not intake_notice and not case["is_applicant"]:
-            # clock.receive_correction takes a review-stage reply from the applicant only, not their proxy agent.
-            raise InvalidInput("only the applicant answers a correction request",
-                               fields={"file": _("补正材料只能由申请人本人提交")})
         if files:
             services.portal.attach_materials(ow, case_no, current_user.username, files,
                                              current_app.config["UPLOAD_FOLDER"])

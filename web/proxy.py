@@ -43,7 +43,7 @@ def _day(name: str) -> date:
 @agents_only
 @acts_once
 def new_mandate():
-    """Record an applicant's mandate (with the signed form's reference)."""
+    """Record an applicant's mandate (with the signed form's reference); it waits for the applicant's confirmation."""
     try:
         proxy.grant_mandate(onewindow(), current_user.username, request.form.get("applicant", "").strip(),
                             current_user.username, request.form.get("item_code", ""), _day("valid_from"),
@@ -51,7 +51,17 @@ def new_mandate():
                                                   "reference": request.form.get("consent_reference", "")})
     except InvalidInput as exc:
         return _dashboard(field_errors(exc), 422)
-    flash(_("委托已登记。"), "info")
+    flash(_("委托已登记，待申请人确认或窗口核验委托书后生效。"), "info")
+    return redirect(url_for("proxy.dashboard"))
+
+
+@bp.post("/mandates/<int:mandate_id>/revoke")
+@agents_only
+@acts_once
+def revoke_mandate(mandate_id: int):
+    """Withdraw a mandate the agent holds (e.g. one recorded by mistake, or the applicant no longer wants it)."""
+    proxy.revoke_mandate(onewindow(), current_user.username, mandate_id)
+    flash(_("委托已撤销。"), "info")
     return redirect(url_for("proxy.dashboard"))
 
 

@@ -3,16 +3,20 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user
+from itsdangerous import BadData, URLSafeSerializer
 
 from engine import services
 from engine.bootstrap import OneWindow
 from engine.errors import NotFound
+from engine.services.accounts import FORM_TOKEN_TTL
+from web.refusals import field_message
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -70,20 +74,53 @@ def roles_required(*groups: str) -> Callable:
     return decorate
 
 
+_ONCE_SALT = "onewindow-once-token"
+_SESSION_KEY = "once_key"
+
+
 def once_token() -> str:
-    """A fresh one-time token for a form (put in a hidden `once` field)."""
-    return secrets.token_urlsafe(18)
+    """A one-time token for a form (its hidden `once` field), issued by the server as the form is rendered:
+    signed with the app's secret, bound to this browser session and stamped with the clock's time."""
+    return _once_signer().dumps({"n": secrets.token_urlsafe(12), "s": _session_binding(),
+                                 "t": onewindow().clock.now().timestamp()})
 
 
 def acts_once(view: Callable) -> Callable:
-    """Run a POST view only for the first submission of its form; a repeat is reported and ignored."""
+    """Run a POST view only for a token this server issued and only once: a forged, foreign or expired token is
+    refused (400), a repeat of a used one (a double click, a reload) is reported and ignored."""
     @wraps(view)
     def wrapper(*args, **kwargs):
-        if request.method == "POST" and not services.accounts.consume_form_token(onewindow(), request.form.get("once", "")):
-            flash(_("该表单已经提交过，本次未重复处理。"), "warning")
-            return redirect(request.referrer if _same_site(request.referrer) else url_for("portal.index"))
+        if request.method == "POST":
+            token = request.form.get("once", "")
+            if not _issued_here(token):
+                abort(400, description=_("表单已失效，请刷新页面后重新提交。"))
+            if not services.accounts.consume_form_token(onewindow(), token):
+                flash(_("该表单已经提交过，本次未重复处理。"), "warning")
+                return redirect(request.referrer if _same_site(request.referrer) else url_for("portal.index"))
         return view(*args, **kwargs)
     return wrapper
+
+
+def _once_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt=_ONCE_SALT)
+
+
+def _session_binding() -> str:
+    """A random value kept in this session: a token copied into another session (or another user's) is refused."""
+    if _SESSION_KEY not in session:
+        session[_SESSION_KEY] = secrets.token_urlsafe(12)
+    return session[_SESSION_KEY]
+
+
+def _issued_here(token: str) -> bool:
+    try:
+        claims = _once_signer().loads(token or "")
+        issued = datetime.fromtimestamp(float(claims["t"]), onewindow().clock.now().tzinfo)
+    except (BadData, KeyError, TypeError, ValueError):
+        return False
+    # Used tokens are forgotten after FORM_TOKEN_TTL (accounts.consume_form_token), so none may live longer.
+    age = onewindow().clock.now() - issued
+    return claims.get("s") == session.get(_SESSION_KEY) and age <= FORM_TOKEN_TTL
 
 
 def _same_site(url: str | None) -> bool:
@@ -92,5 +129,4 @@ def _same_site(url: str | None) -> bool:
 
 def field_errors(exc: Exception) -> dict[str, str]:
     """Per-field messages of a refusal, with the common ones in the UI language."""
-    words = {"required": _("必填项"), "unknown filter": _("未知筛选条件"), "not a field of this form": _("不是本表单的字段")}
-    return {k: words.get(v, v) for k, v in getattr(exc, "fields", {}).items()}
+    return {k: field_message(v) for k, v in getattr(exc, "fields", {}).items()}

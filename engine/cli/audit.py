@@ -10,7 +10,8 @@ from typing import Any
 from engine import services
 from engine.bootstrap import OneWindow
 from engine.cli import Refused, Registrar
-from engine.services import audit, supervision
+from engine.services import audit, complaints, supervision
+from engine.services.complaint_stages import STAGES
 
 
 def cmd_history(ow: OneWindow, args: argparse.Namespace) -> Any:
@@ -58,6 +59,16 @@ def cmd_export(ow: OneWindow, args: argparse.Namespace) -> Any:
     return None
 
 
+def cmd_complaints(ow: OneWindow, args: argparse.Namespace) -> list:
+    """The complaints desk: complaints not yet archived (all with --all), with reply deadlines."""
+    return complaints.complaint_queue(ow, args.as_user, include_archived=args.all)
+
+
+def cmd_complaint_advance(ow: OneWindow, args: argparse.Namespace) -> dict:
+    """Move a complaint to its next stage with the supervisor's text."""
+    return complaints.advance_complaint(ow, args.complaint_id, args.as_user, args.to, args.text)
+
+
 def _period(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="date_from", help="first day YYYY-MM-DD (default: first of this month)")
     p.add_argument("--to", dest="date_to", help="last day YYYY-MM-DD (default: today)")
@@ -84,3 +95,11 @@ def register(r: Registrar) -> None:
     p.add_argument("--format", choices=["csv", "json"], default="csv")
     p.add_argument("--out", help="file to write (default: standard output)")
     _period(p)
+    group = r.sub.add_parser("complaint", help="efficiency complaints (效能投诉): list and advance")
+    complaint_sub = group.add_subparsers(dest="complaint_command", required=True)
+    p = r.add("list", cmd_complaints, "complaints not yet archived", actor=True, sub=complaint_sub)
+    p.add_argument("--all", action="store_true", help="archived ones too")
+    p = r.add("advance", cmd_complaint_advance, "move a complaint to its next stage", actor=True, sub=complaint_sub)
+    p.add_argument("complaint_id", type=int)
+    p.add_argument("--to", required=True, choices=STAGES[1:])
+    p.add_argument("--text", required=True)

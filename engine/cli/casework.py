@@ -8,6 +8,7 @@ from pathlib import Path
 from engine import services
 from engine.bootstrap import OneWindow
 from engine.cli import Refused, Registrar, data_arg
+from engine.services import admin_edits, reassignment
 from engine.store.db import upgrade_schema
 
 DEMO_PASSWORD_ENV = "ONEWINDOW_DEMO_PASSWORD"
@@ -120,6 +121,22 @@ def cmd_complete(ow: OneWindow, args: argparse.Namespace) -> dict:
     return {"task_id": args.task_id, "status": services.complete(ow, args.task_id, args.as_user, data_arg(args.data))}
 
 
+def cmd_reassign(ow: OneWindow, args: argparse.Namespace) -> dict:
+    """Give an open task to another clerk of its groups and department (a head or supervisor)."""
+    return reassignment.reassign(ow, args.task_id, args.as_user, args.to, args.reason)
+
+
+def cmd_team(ow: OneWindow, args: argparse.Namespace) -> list:
+    """Open work in the departments a head or supervisor covers."""
+    return reassignment.team_work(ow, args.as_user, limit=args.limit, offset=args.offset)
+
+
+def cmd_edit_contact(ow: OneWindow, args: argparse.Namespace) -> dict:
+    """Correct an applicant's contact details (an admin or the department's head), with the reason."""
+    changes = {name: getattr(args, name) for name in admin_edits.EDITABLE if getattr(args, name) is not None}
+    return admin_edits.edit_contact(ow, args.case_no, args.as_user, changes, args.reason)
+
+
 def cmd_case(ow: OneWindow, args: argparse.Namespace) -> dict:
     """Show a case, its clocks as a table first when not --json."""
     detail = services.case_detail(ow, args.case_no)
@@ -167,4 +184,17 @@ def register(r: Registrar) -> None:
     p.add_argument("task_id")
     p.add_argument("--data", default="{}", help="form data as JSON or @file")
     add("case", cmd_case, "show a case").add_argument("case_no")
+    p = add("reassign", cmd_reassign, "give an open task to another clerk (heads and supervisors)", actor=True)
+    p.add_argument("task_id")
+    p.add_argument("--to", required=True, help="username of the new holder")
+    p.add_argument("--reason", required=True)
+    p = add("team", cmd_team, "open work of the departments one heads or supervises", actor=True)
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--offset", type=int, default=0)
+    p = add("edit-contact", cmd_edit_contact, "correct an applicant's contact details", actor=True)
+    p.add_argument("case_no")
+    p.add_argument("--phone")
+    p.add_argument("--address")
+    p.add_argument("--contact-name", dest="contact_name")
+    p.add_argument("--reason", required=True)
     # `history` and `audit …` live in engine/cli/audit.py.

@@ -55,6 +55,16 @@ def cmd_mandate_list(ow: OneWindow, args: argparse.Namespace) -> list:
     return services.proxy.list_mandates(ow, args.as_user)
 
 
+def cmd_mandate_confirm(ow: OneWindow, args: argparse.Namespace) -> dict:
+    """Confirm a pending mandate (its applicant, or a window clerk who checked the signed form)."""
+    return services.proxy.confirm_mandate(ow, args.as_user, args.mandate_id, args.note)
+
+
+def cmd_mandate_decline(ow: OneWindow, args: argparse.Namespace) -> dict:
+    """Decline a pending mandate (its applicant)."""
+    return services.proxy.decline_mandate(ow, args.as_user, args.mandate_id, args.reason)
+
+
 def cmd_mandate_revoke(ow: OneWindow, args: argparse.Namespace) -> dict:
     """Revoke a mandate."""
     return services.proxy.revoke_mandate(ow, args.as_user, args.mandate_id)
@@ -123,7 +133,8 @@ def register(r: Registrar) -> None:
     p.add_argument("--diagram", type=int, default=0, help="which BPMNDiagram of the file (default 0)")
 
     mandate = r.sub.add_parser("mandate", help="proxy mandates (代办委托)").add_subparsers(dest="mandate_command", required=True)
-    p = r.add("grant", cmd_mandate_grant, "record an applicant's mandate for a proxy agent", actor=True, sub=mandate)
+    p = r.add("grant", cmd_mandate_grant, "record an applicant's mandate for a proxy agent (pending when the agent "
+              "records it)", actor=True, sub=mandate)
     p.add_argument("--applicant", required=True)
     p.add_argument("--agent", required=True)
     p.add_argument("--item", required=True, help="item code the mandate covers")
@@ -131,7 +142,15 @@ def register(r: Registrar) -> None:
     p.add_argument("--until", dest="valid_until", type=day_arg, required=True)
     p.add_argument("--consent-method", required=True, help="signed_form, in_person or online")
     p.add_argument("--consent-ref", required=True, help="the signed form's number or the consent record")
-    r.add("list", cmd_mandate_list, "list mandates given or held", actor=True, sub=mandate)
+    r.add("list", cmd_mandate_list, "list mandates given or held (clerks: at their points), with their trail",
+          actor=True, sub=mandate)
+    p = r.add("confirm", cmd_mandate_confirm, "confirm a pending mandate: the applicant, or a window clerk who "
+              "checked the signed form", actor=True, sub=mandate)
+    p.add_argument("mandate_id", type=int)
+    p.add_argument("--note", default="", help="e.g. how the signed form was checked")
+    p = r.add("decline", cmd_mandate_decline, "decline a pending mandate (the applicant)", actor=True, sub=mandate)
+    p.add_argument("mandate_id", type=int)
+    p.add_argument("--reason", default="")
     r.add("revoke", cmd_mandate_revoke, "revoke a mandate", actor=True, sub=mandate).add_argument("mandate_id", type=int)
 
     proxy = r.sub.add_parser("proxy", help="a proxy agent's work (代办)").add_subparsers(dest="proxy_command", required=True)

@@ -1,4 +1,4 @@
-"""Account use cases: sign-in with rate limiting, API tokens, one-time form tokens, absence and backup posts (AB岗)."""
+"""Account use cases: sign-in attempts and lookup-code rate limiting, API tokens, one-time form tokens, absence and backup posts (AB岗)."""
 from __future__ import annotations
 
 import hashlib
@@ -8,21 +8,19 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash
 
 from engine.bootstrap import OneWindow
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound, OneWindowError
+from engine.services.absence import record_cover_change
 from engine.services.actors import resolve_actor
 from engine.store.models import ApiToken, Department, FormToken, LoginAttempt, User, UserGroup
 from engine.store.uow import reading, writing
 
 FAILURE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_USER = 5
+MAX_FAILURES_PER_KEY = 5
 MAX_FAILURES_PER_REMOTE = 20
 FORM_TOKEN_TTL = timedelta(days=1)
 ATTEMPTS_KEPT = timedelta(days=1)
-# A hash a password can be compared with when the user does not exist, so both paths take the same time.
-_DUMMY_HASH = "pbkdf2:sha256:60000$dummysalt$" + "0" * 64
 
 
 class Unauthenticated(OneWindowError):
@@ -37,27 +35,14 @@ class TooManyAttempts(OneWindowError):
     http_status = 429
 
 
-def authenticate(ow: OneWindow, username: str, password: str, remote: str) -> dict[str, Any]:
-    """Check a username and password; returns the user's profile or raises Unauthenticated / TooManyAttempts."""
-    now = ow.clock.now()
-    username = (username or "").strip()[:64]
-    remote = (remote or "-")[:64]
-    with writing(ow.db) as session:
-        refuse_when_hammered(session, username, remote, now)
-        user = session.scalar(select(User).where(User.username == username))
-        ok = check_password_hash(user.password_hash if user and user.password_hash else _DUMMY_HASH, password or "")
-        ok = ok and user is not None and user.active
-        record_attempt(session, username, remote, ok, now)
-    if not ok:
-        raise Unauthenticated("wrong username or password")
-    return profile(ow, username)
-
-
 def refuse_when_hammered(session: Session, key: str, remote: str, now: datetime) -> None:
-    """Raise TooManyAttempts after repeated failures for `key` (a username, a case number) or from `remote`."""
+    """Raise TooManyAttempts after repeated failures for `key` (a tracked case number) or from `remote`.
+
+    Sign-in does not come here: it slows the guesser down instead of locking the account (engine.services.signin).
+    """
     failures = select(func.count()).select_from(LoginAttempt).where(
         LoginAttempt.succeeded.is_(False), LoginAttempt.at >= now - FAILURE_WINDOW)
-    if (session.scalar(failures.where(LoginAttempt.username == key)) >= MAX_FAILURES_PER_USER
+    if (session.scalar(failures.where(LoginAttempt.username == key)) >= MAX_FAILURES_PER_KEY
             or session.scalar(failures.where(LoginAttempt.remote == remote)) >= MAX_FAILURES_PER_REMOTE):
         raise TooManyAttempts("too many failed attempts: wait 15 minutes and try again")
 
@@ -179,7 +164,10 @@ def set_absence(ow: OneWindow, username: str, holder: str, absent: bool, backup:
                                    fields={"backup": "needs the same department"})
         if absent and backup_user is None and target.backup_user_id is None:
             raise InvalidInput("name a backup post before marking the holder absent", fields={"backup": "required"})
+        was_absent, old_backup_id = target.is_absent, target.backup_user_id
         if backup_user is not None:
             target.backup_user_id = backup_user.id
         target.is_absent = absent
+        # The held work now shows up in (or leaves) the backup's inbox: each case it belongs to records that.
+        record_cover_change(session, username, target, was_absent, old_backup_id, ow.clock.now())
     return profile(ow, holder)

@@ -27,7 +27,9 @@ from engine.history import verify_chain
 from engine.replay import Replay, recorded_task_ids, replay_events
 from engine.runtime import dump_state, end_outcome, ready_user_tasks, state_hash
 from engine.services.actors import Actor, resolve_actor
-from engine.services.casework import find_case, spec_bundle, task_meta
+from engine.services.admin_edits import applicant_from_history
+from engine.services.casework import case_of_task, find_case, spec_bundle, task_meta
+from engine.services.complaint_stages import stage_from_events
 from engine.services.queries import history
 from engine.services.workflow_steps import FINAL_STATUSES
 from engine.store.models import (
@@ -59,6 +61,21 @@ def log_read(ow: OneWindow, username: str, action: str, case_no: str | None = No
     """Record that an auditor or supervisor looked at something (own transaction, append-only)."""
     with writing(ow.db) as session:
         session.add(AuditRead(at=ow.clock.now(), username=username, action=action, case_no=case_no, detail=detail))
+
+
+def log_look(ow: OneWindow, username: str, action: str, case_no: str | None = None, task_id: str | None = None,
+             **detail: Any) -> bool:
+    """Log a look at a case, a task or an inbox through the clerk pages or the API when the reader is an auditor
+    or supervisor (anyone else's reads are their own work, not supervision); True when it was logged."""
+    # Checked in a read transaction: on SQLite a write transaction would queue every clerk's read behind writes.
+    with reading(ow.db) as session:
+        if not resolve_actor(session, username).in_any(AUDIT_GROUPS):
+            return False
+        if task_id is not None:
+            case_no = case_no or case_of_task(session, task_id).case_no
+            detail = {"task_id": task_id, **detail}
+    log_read(ow, username, action, case_no, **detail)
+    return True
 
 
 def read_log(ow: OneWindow, username: str, case_no: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -123,7 +140,8 @@ def reexecution_problems(ow: OneWindow, session: Session, case: Case, events: li
 
 
 def derived_row_problems(session: Session, case: Case, events: list[CaseEvent]) -> list[dict[str, Any]]:
-    """Rows the supervision figures read (conclusion time, rating, complaints) checked against the events."""
+    """Rows the supervision figures and the centre read (conclusion time, rating, complaints and their stage, the
+    applicant's contact details) checked against the events."""
     # The figures are computed from these rows, not from the chain: an edited rating or conclusion time
     # would change the satisfaction and on-time rates while every hash still verifies.
     def problem(check: str, text: str, seq: int | None = None) -> dict[str, Any]:
@@ -160,7 +178,23 @@ def derived_row_problems(session: Session, case: Case, events: list[CaseEvent]) 
         if (row.text, row.filed_by, row.at) != (event.payload.get("text"), event.actor, event.at):
             found.append(problem("complaint", f"complaint {complaint_id} differs from the text its event recorded",
                                  event.seq))
-    return found
+        # The stage drives the overdue-complaint list: an edited stage would hide an unanswered complaint.
+        stage, seq = stage_from_events(events, complaint_id)
+        if row.status != stage:
+            found.append(problem("complaint", f"complaint {complaint_id} is stored as {row.status} but its history "
+                                              f"leaves it {stage}", seq or event.seq))
+    return found + applicant_problems(case, events)
+
+
+def applicant_problems(case: Case, events: list[CaseEvent]) -> list[dict[str, Any]]:
+    """The case's applicant details against the application event and the administrative edits after it."""
+    expected = applicant_from_history(events)
+    if expected is None or case.applicant == expected:
+        return []
+    changed = sorted(k for k in expected.keys() | case.applicant.keys() if expected.get(k) != case.applicant.get(k))
+    return [{"case_no": case.case_no, "seq": None, "check": "applicant",
+             "problem": f"the stored applicant details ({', '.join(changed)}) differ from the application and its "
+                        "administrative edits"}]
 
 
 def verify_history(ow: OneWindow, case_no: str | None = None, reexecute: bool = True) -> dict[str, Any]:

@@ -42,12 +42,13 @@ from engine.clock.store import seed_calendar as seed_calendar_rows
 from engine.errors import Conflict, Forbidden, InvalidInput, OneWindowError
 from engine.history import append_event
 from engine.runtime import complete_task, end_outcome, ready_task, state_hash
-from engine.services.actors import resolve_actor
+from engine.services.actors import Actor, resolve_actor
 from engine.services.casefile import authorise_case
 from engine.services.casework import CaseChange, find_case, task_meta
 from engine.services.intake import intake_task
 from engine.services.materials import _recipient as applicant_recipient  # notices go where materials' go
 from engine.services.materials import expire_deficiency
+from engine.services.proxy import acting_for_case
 from engine.services.workflow_steps import OUTCOME_STATUS
 from engine.store.models import (
     Case,
@@ -216,60 +217,69 @@ def request_correction(ow: OneWindow, case_no: str, username: str, missing: list
 
 
 def receive_correction(ow: OneWindow, case_no: str, username: str, note: str = "") -> dict[str, Any]:
-    """Record that the materials asked for during review arrived: the paused clocks run again."""
+    """Record that the materials asked for during review arrived (from the applicant, their mandated proxy agent,
+    a window clerk or a reviewer): the paused clocks run again."""
     with writing(ow.db) as session:
         actor = resolve_actor(session, username)
         case = find_case(session, case_no)
+        now = ow.clock.now()
+        acting_for = None
         if case.applicant_user_id != actor.user_id and not actor.in_any({"window", "reviewer"}):
-            raise Forbidden(f"{username} may not hand in materials for case {case_no}")
+            # Only the case's proxy agent under a confirmed, in-date mandate gets past this; anyone else is refused.
+            acting_for = acting_for_case(session, actor, case, local_day(now))
         authorise_case(session, actor, case)
         pause = _open_pause(session, case)
         if pause is None or pause.kind != "correction":
             raise Conflict(f"case {case_no} is not waiting for materials asked for during review")
-        now = ow.clock.now()
         for row in _open_rows(session, case, kinds={"correction"}):
             close_clock(row, now)
-        _note(session, case, "correction_received", username, now, {"phase": "review", "note": note})
-        result = _resume(session, case, pause, username, now, note)
+        _note(session, case, "correction_received", username, now, {"phase": "review", "note": note}, acting_for)
+        result = _resume(session, case, pause, username, now, note, acting_for)
         return {"case_no": case_no, "status": case.status, **result}
 
 
 def extend(ow: OneWindow, case_no: str, username: str, days: int, reason: str) -> dict[str, Any]:
     """Grant an extension (延期): a department head adds working days to the case clocks, within the item's cap."""
+    with writing(ow.db) as session:
+        return grant_extension(ow, session, resolve_actor(session, username), find_case(session, case_no), days,
+                               reason)
+
+
+def grant_extension(ow: OneWindow, session: Session, actor: Actor, case: Case, days: int,
+                    reason: str) -> dict[str, Any]:
+    """Extend a case's clocks in the caller's transaction (a head's direct grant, or an approved request)."""
     if days < 1:
         raise InvalidInput("an extension adds at least 1 working day", fields={"days": "must be >= 1"})
     if not reason.strip():
         raise InvalidInput("an extension needs a reason the applicant will read", fields={"reason": "required"})
-    with writing(ow.db) as session:
-        actor = resolve_actor(session, username)
-        actor.require_group("dept_head")
-        case = find_case(session, case_no)
-        if not actor.covers_department(case.department_id) or actor.department_id is None:
-            raise Forbidden(f"{username} heads another department than the one handling case {case_no}")
-        if case.status in FINAL_STATUSES or case.accepted_at is None:
-            raise Conflict(f"case {case_no} is {case.status}: only an accepted, open case can be extended")
-        cap = case_limits(_manifest(session, case)).extension_days
-        rows = _open_rows(session, case, kinds=CASE_KINDS)
-        granted = max((r.extended_days for r in rows), default=0)
-        if granted + days > cap:
-            raise InvalidInput(f"the extension would total {granted + days} working days; this item allows at most "
-                               f"{cap} ({granted} already granted)", fields={"days": f"at most {cap - granted}"})
-        now = ow.clock.now()
-        cal, settings = load_calendar(session), load_settings()
-        for row in rows:
-            row.extended_days += days
-            if row.paused_since is None:
-                row.due_at, row.provisional = calendar_due(cal, row)
-                row.calendar_version = cal.version
-                rewind(cal, row, settings, now)
-        clocks = [{"kind": r.kind, "due_at": r.due_at.isoformat(), "provisional": r.provisional} for r in rows]
-        _notify(session, case, None, "extension_notice", [applicant_recipient(session, case)], now, {
-            "zh": f"您的办件 {case.case_no} 经批准延期 {days} 个工作日。理由：{reason}",
-            "en": f"Case {case.case_no} was extended by {days} working days. Reason: {reason}",
-            "days": days, "reason": reason, "clocks": clocks})
-        _note(session, case, "extension_granted", username, now,
-              {"days": days, "reason": reason, "total_extended": granted + days, "cap": cap, "clocks": clocks})
-        return {"case_no": case_no, "days": days, "total_extended": granted + days, "clocks": clocks}
+    actor.require_group("dept_head")
+    case_no = case.case_no
+    if not actor.covers_department(case.department_id) or actor.department_id is None:
+        raise Forbidden(f"{actor.username} heads another department than the one handling case {case_no}")
+    if case.status in FINAL_STATUSES or case.accepted_at is None:
+        raise Conflict(f"case {case_no} is {case.status}: only an accepted, open case can be extended")
+    cap = case_limits(_manifest(session, case)).extension_days
+    rows = _open_rows(session, case, kinds=CASE_KINDS)
+    granted = max((r.extended_days for r in rows), default=0)
+    if granted + days > cap:
+        raise InvalidInput(f"the extension would total {granted + days} working days; this item allows at most "
+                           f"{cap} ({granted} already granted)", fields={"days": f"at most {cap - granted}"})
+    now = ow.clock.now()
+    cal, settings = load_calendar(session), load_settings()
+    for row in rows:
+        row.extended_days += days
+        if row.paused_since is None:
+            row.due_at, row.provisional = calendar_due(cal, row)
+            row.calendar_version = cal.version
+            rewind(cal, row, settings, now)
+    clocks = [{"kind": r.kind, "due_at": r.due_at.isoformat(), "provisional": r.provisional} for r in rows]
+    _notify(session, case, None, "extension_notice", [applicant_recipient(session, case)], now, {
+        "zh": f"您的办件 {case.case_no} 经批准延期 {days} 个工作日。理由：{reason}",
+        "en": f"Case {case.case_no} was extended by {days} working days. Reason: {reason}",
+        "days": days, "reason": reason, "clocks": clocks})
+    _note(session, case, "extension_granted", actor.username, now,
+          {"days": days, "reason": reason, "total_extended": granted + days, "cap": cap, "clocks": clocks})
+    return {"case_no": case_no, "days": days, "total_extended": granted + days, "clocks": clocks}
 
 
 def case_clocks(session: Session, case: Case, now: datetime) -> list[dict[str, Any]]:
@@ -523,7 +533,7 @@ def _pause(session: Session, case: Case, kind: str, name: str, reason: str, user
 
 
 def _resume(session: Session, case: Case, pause: ClockPause, username: str, now: datetime,
-            reason: str) -> dict[str, Any]:
+            reason: str, acting_for: str | None = None) -> dict[str, Any]:
     cal, settings, today = load_calendar(session), load_settings(), local_day(now)
     for row in _open_rows(session, case, PAUSABLE_KINDS):
         if row.paused_since is None:
@@ -543,7 +553,7 @@ def _resume(session: Session, case: Case, pause: ClockPause, username: str, now:
               for r in _open_rows(session, case, CASE_KINDS)]
     _note(session, case, "clock_resumed", username, now,
           {"kind": pause.kind, "name": pause.name, "reason": reason, "paused_days": pause.paused_days,
-           "clocks": clocks})
+           "clocks": clocks}, acting_for)
     return {"paused_days": pause.paused_days, "clocks": clocks}
 
 
@@ -559,13 +569,14 @@ def _show_step_due(session: Session, row: Deadline) -> None:
             set_item_due(item, row.due_at)
 
 
-def _note(session: Session, case: Case, type_: str, actor: str, now: datetime, payload: dict[str, Any]) -> None:
+def _note(session: Session, case: Case, type_: str, actor: str, now: datetime, payload: dict[str, Any],
+          acting_for: str | None = None) -> None:
     """Append a clock event that leaves the workflow state as it is (its hash is the current state's)."""
     memo = session.info.setdefault("clock_state_hashes", {})
     known = memo.get(case.id)
     if known is None or known[0] is not case.state_json:
         known = memo[case.id] = (case.state_json, state_hash(case.state_json))
-    append_event(session, case, type_, actor, payload, now, known[1])
+    append_event(session, case, type_, actor, payload, now, known[1], acting_for)
 
 
 def _notify(session: Session, case: Case, row: Deadline | None, kind: str, recipients: list[str], now: datetime,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -19,11 +20,22 @@ from engine.services.actors import Actor, resolve_actor
 from engine.services.casefile import authorise_case
 from engine.services.casework import CaseChange, find_case, project_work_items, spec_bundle, task_meta
 from engine.services.proxy import mandated_applicant
+from engine.services.reasons import required_text
 from engine.services.workflow_steps import FINAL_STATUSES, complete_case_task
-from engine.store.models import Case, Department
+from engine.store.models import Case, CaseEvent, Department, Notification
 from engine.store.uow import writing
 
 CHANNELS = {"online", "window", "proxy"}
+# A refusal at intake is a decision the applicant may challenge (行政许可法 art. 32: reasons given; art. 38 and
+# 行政复议法 art. 20 / 行政诉讼法 art. 46: the notice tells the remedy and its time limits).
+REFUSAL_BASIS = "《中华人民共和国行政许可法》第三十二条"
+REFUSAL_REMEDY = {
+    "zh": "申请人如对本决定不服，可以自收到本决定之日起六十日内依法申请行政复议，"
+          "或者自收到本决定之日起六个月内依法向人民法院提起行政诉讼。",
+    "en": "If you disagree with this decision, you may apply for administrative reconsideration within 60 days "
+          "of receiving it, or bring an administrative lawsuit before the people's court within six months.",
+}
+REFUSAL_EVENT = "refusal_notice_issued"
 
 
 def apply(ow: OneWindow, item_code: str, username: str, data: dict[str, Any],
@@ -96,25 +108,63 @@ def accept(ow: OneWindow, case_no: str, username: str, opinion: str = "") -> str
     return _intake(ow, case_no, username, {"intake_decision": "accept", "intake_opinion": opinion})
 
 
-def reject_at_intake(ow: OneWindow, case_no: str, username: str, reason: str) -> str:
-    """Refuse an application at intake (不予受理) with the reason the applicant will read."""
-    if not reason.strip():
-        raise InvalidInput("a rejection at intake needs a reason", fields={"reject_reason": "required"})
-    return _intake(ow, case_no, username, {"intake_decision": "reject", "reject_reason": reason})
+def reject_at_intake(ow: OneWindow, case_no: str, username: str, reason: str, basis: str = "") -> str:
+    """Refuse an application at intake (不予受理) with the reason and legal basis the applicant will read in the
+    refusal notice, which also tells them how to challenge it."""
+    return _intake(ow, case_no, username, {"intake_decision": "reject", "reject_reason": reason}, basis)
 
 
-def _intake(ow: OneWindow, case_no: str, username: str, data: dict[str, Any]) -> str:
+def _intake(ow: OneWindow, case_no: str, username: str, data: dict[str, Any], basis: str = "") -> str:
     with writing(ow.db) as session:
-        return intake_case(ow, session, resolve_actor(session, username), find_case(session, case_no), data)
+        return intake_case(ow, session, resolve_actor(session, username), find_case(session, case_no), data, basis)
 
 
-def intake_case(ow: OneWindow, session: Session, actor: Actor, case: Case, data: dict[str, Any]) -> str:
+def intake_case(ow: OneWindow, session: Session, actor: Actor, case: Case, data: dict[str, Any],
+                basis: str = "") -> str:
     """Complete a RECEIVED case's intake task with `data` in the caller's transaction; returns the new status."""
     if case.status != "RECEIVED":
         raise Conflict(f"case {case.case_no} is {case.status}: only a RECEIVED case can be accepted or rejected")
     task_id, change = intake_task(ow, session, case)
     complete_case_task(ow, session, case, task_id, actor, data, change=change)
+    after_intake(session, case, "RECEIVED", actor, data, basis)
     return case.status
+
+
+def after_intake(session: Session, case: Case, before: str, actor: Actor, data: dict[str, Any], basis: str) -> None:
+    """Issue the refusal notice when this change rejected the case at intake (reason required)."""
+    # Checked after the engine step, which alone knows that the task rejected the case; raising rolls it all back.
+    if before != "REJECTED_AT_INTAKE" and case.status == "REJECTED_AT_INTAKE":
+        issue_refusal_notice(session, case, actor.username, data.get("reject_reason"), basis, case.concluded_at)
+
+
+def issue_refusal_notice(session: Session, case: Case, username: str, reason: str | None, basis: str | None,
+                         now: datetime) -> dict[str, str]:
+    """Record the refusal notice (不予受理告知) of a case rejected at intake and send it to the applicant:
+    the reason (required), the legal basis, and the remedy with its time limits."""
+    # Imported here: materials imports this module to accept cases.
+    from engine.services.materials import _recipient as applicant_recipient
+
+    if not (reason or "").strip():
+        raise InvalidInput("a rejection at intake needs a reason", fields={"reject_reason": "required"})
+    notice = {"reason": required_text(reason, "reject_reason", high=2000),
+              "basis": (basis or "").strip()[:500] or REFUSAL_BASIS,
+              "remedy_zh": REFUSAL_REMEDY["zh"], "remedy_en": REFUSAL_REMEDY["en"]}
+    session.add(Notification(case_id=case.id, kind="refusal_notice", recipient=applicant_recipient(session, case),
+                             created_at=now, body={
+                                 "zh": f"您的申请 {case.case_no} 不予受理。理由：{notice['reason']}。"
+                                       f"依据：{notice['basis']}。{notice['remedy_zh']}",
+                                 "en": f"Application {case.case_no} was not accepted. Reason: {notice['reason']}. "
+                                       f"Basis: {notice['basis']}. {notice['remedy_en']}", **notice}))
+    append_event(session, case, REFUSAL_EVENT, username, notice, now, state_hash(case.state_json))
+    return notice
+
+
+def refusal_notice(session: Session, case: Case) -> dict[str, str] | None:
+    """The refusal notice a case rejected at intake carries (reason, basis, remedy), as it was issued."""
+    if case.status != "REJECTED_AT_INTAKE":
+        return None
+    return session.scalar(select(CaseEvent.payload).where(CaseEvent.case_id == case.id, CaseEvent.type == REFUSAL_EVENT)
+                          .order_by(CaseEvent.seq.desc()).limit(1))
 
 
 def withdraw(ow: OneWindow, case_no: str, username: str, reason: str = "") -> str:

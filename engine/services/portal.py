@@ -22,6 +22,7 @@ from engine.runtime import state_hash
 from engine.services.accounts import record_attempt, refuse_when_hammered
 from engine.services.actors import Actor, resolve_actor
 from engine.services.casefile import visible_case
+from engine.services.intake import refusal_notice
 from engine.services.proxy import acting_for_case
 from engine.store.models import Case, CaseEvent, Complaint, Notification, ProcessVersion, Rating, Upload, WorkItem
 from engine.store.uow import reading, writing
@@ -37,7 +38,8 @@ RATEABLE = {"DECIDED", "REJECTED_AT_INTAKE", "DELIVERED", "CLOSED"}
 # Event types an applicant may see when tracking; internal ones (claims, reads) stay inside the centre.
 PUBLIC_EVENTS = {"applied", "accepted", "rejected_at_intake", "task_completed", "withdrawn", "materials_attached",
                  "rated", "complained", "delivered", "clock_paused", "clock_resumed", "extension_granted",
-                 "correction_requested", "correction_supplied", "correction_received", "supplemented"}
+                 "correction_requested", "correction_supplied", "correction_received", "supplemented",
+                 "complaint_answered"}
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,9 @@ def _public_view(session: Session, case: Case) -> dict[str, Any]:
             "events": [{"type": e.type, "at": e.at.isoformat(), "step": steps.get(e.payload.get("bpmn_id"))}
                        for e in events if e.type in PUBLIC_EVENTS],
             "rating": rating.level if rating else None,
-            "may_rate": rating is None and case.status in RATEABLE}
+            "may_rate": rating is None and case.status in RATEABLE,
+            # A refusal at intake: the reason, legal basis and remedy the applicant was given (None otherwise).
+            "refusal": refusal_notice(session, case)}
 
 
 def _authorised_case(session: Session, case_no: str, lookup_code: str | None, actor: Actor | None, remote: str,

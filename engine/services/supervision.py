@@ -8,7 +8,10 @@ Definitions (DOMAIN.md §2), for a period of Shanghai calendar days [date_from, 
   `on_site`, set by the use case for instant items) ÷ concluded;
 - satisfaction_rate = ratings at level 3 or better (very satisfied, satisfied, basically satisfied) ÷ ratings,
   counted in the period the rating was given; levels 1–2 are bad reviews, each to be rectified within
-  15 working days (a `rating_rectified` case event closes one).
+  `bad_review_rectify_days` working days (a setting, default 15; a `rating_rectified` case event closes one);
+- complaints are listed with their stage and reply deadline (`complaint_reply_days` working days from filing to
+  the `complaint_answered` event; engine.services.complaints moves them on); overdue complaints are every
+  unanswered one past it, whenever filed, like the overdue cases.
 Rates are None when their denominator is zero, never 0 %, so "no data" is not read as "all late".
 """
 from __future__ import annotations
@@ -27,6 +30,7 @@ from engine.bootstrap import OneWindow
 from engine.clock.calendar import WorkingCalendar
 from engine.clock.ladder import calendar_due, end_of_day, local_day, start_of_day
 from engine.clock.limits import case_limits
+from engine.clock.settings import load_settings
 from engine.clock.store import load_calendar
 from engine.errors import Conflict, Forbidden, InvalidInput
 from engine.exchange import ExchangeEvent, status_codes
@@ -35,6 +39,7 @@ from engine.runtime import state_hash
 from engine.services.actors import resolve_actor
 from engine.services.audit import audit_reader, log_read
 from engine.services.casework import find_case
+from engine.services.complaint_stages import REPLIED, STAGES, event_type, next_stage
 from engine.store.models import (
     Case,
     CaseEvent,
@@ -48,9 +53,9 @@ from engine.store.models import (
 from engine.store.uow import reading, writing
 
 GROUPINGS = ("department", "item", "window", "month")
+_BATCH = 500
 DECIDED = ("approved", "refused")
 BAD_REVIEW_LEVEL = 2
-RECTIFY_WORKING_DAYS = 15
 CARD_EVENTS = {"warning_issued": "warning", "yellow_card_issued": "yellow", "red_card_issued": "red"}
 # Completion time as a share of the promised budget, for the distribution chart.
 RATIO_BINS = ((0.25, "≤25%"), (0.5, "≤50%"), (0.75, "≤75%"), (1.0, "≤100%"), (1.25, "≤125%"), (1.5, "≤150%"),
@@ -248,33 +253,74 @@ def cards(session: Session, period: Period) -> list[dict[str, Any]]:
 def bad_reviews(session: Session, period: Period, now: datetime) -> list[dict[str, Any]]:
     """Bad reviews given in the period with their rectification deadline and status (open, overdue, rectified, late)."""
     cal = load_calendar(session)
+    days = load_settings().bad_review_rectify_days
     low, high = period.bounds
     found = session.execute(select(Rating, Case).join(Case, Case.id == Rating.case_id)
                             .where(Rating.at >= low, Rating.at <= high, Rating.level <= BAD_REVIEW_LEVEL)
                             .order_by(Rating.at, Rating.id)).all()
     out = []
     for rating, case in found:
-        deadline = cal.deadline_at(local_day(rating.at), RECTIFY_WORKING_DAYS).at
+        deadline = cal.deadline_at(local_day(rating.at), days).at
         done = session.scalar(select(CaseEvent.at).where(CaseEvent.case_id == case.id,
                                                          CaseEvent.type == "rating_rectified",
                                                          CaseEvent.at >= rating.at).order_by(CaseEvent.seq).limit(1))
-        if done is not None:
-            status = "rectified" if done <= deadline else "rectified_late"
-        else:
-            status = "overdue" if now > deadline else "open"
+        status = _follow_up(done, deadline, now, "rectified")
         out.append({"case_no": case.case_no, "level": rating.level, "comment": rating.comment,
                     "rated_at": rating.at.isoformat(), "rectify_by": deadline.isoformat(),
                     "rectified_at": done.isoformat() if done else None, "status": status})
     return out
 
 
-def complaints(session: Session, period: Period) -> list[dict[str, Any]]:
-    """Complaints filed in the period with their current stage."""
+def _follow_up(done: datetime | None, deadline: datetime, now: datetime, done_word: str) -> str:
+    """open, overdue, `done_word` (in time) or `done_word`_late: where a bad review or a complaint stands."""
+    if done is not None:
+        return done_word if done <= deadline else f"{done_word}_late"
+    return "overdue" if now > deadline else "open"
+
+
+def complaint_rows(session: Session, found: list[tuple[Complaint, Case]], now: datetime) -> list[dict[str, Any]]:
+    """Complaints with their stage, reply deadline and reply status (open, overdue, answered, answered_late)."""
+    cal = load_calendar(session)
+    days = load_settings().complaint_reply_days
+    answered = _answered_at(session, {case.id for _, case in found})
+    rows = []
+    for complaint, case in found:
+        # Computed when read, like the bad reviews' limit: the setting in force applies to every complaint.
+        reply_by = cal.deadline_at(local_day(complaint.at), days).at
+        done = answered.get(complaint.id)
+        reply_status = _follow_up(done, reply_by, now, "answered")
+        rows.append({"complaint_id": complaint.id, "case_no": case.case_no, "status": complaint.status,
+                     "filed_at": complaint.at.isoformat(), "reply_by": reply_by.isoformat(),
+                     "answered_at": done.isoformat() if done else None, "reply_status": reply_status,
+                     "next_stage": next_stage(complaint.status) if complaint.status in STAGES else None,
+                     "text": complaint.text})
+    return rows
+
+
+def _answered_at(session: Session, case_ids: set[int]) -> dict[int, datetime]:
+    """When each complaint of these cases was answered, from the events (the row's stage could be edited)."""
+    ids, found = sorted(case_ids), {}
+    for start in range(0, len(ids), _BATCH):
+        rows = session.execute(select(CaseEvent.payload, CaseEvent.at).where(
+            CaseEvent.case_id.in_(ids[start:start + _BATCH]), CaseEvent.type == event_type("answered")))
+        for payload, at in rows:
+            found.setdefault((payload or {}).get("complaint_id"), at)
+    return found
+
+
+def overdue_complaints(session: Session, now: datetime) -> list[dict[str, Any]]:
+    """Every complaint not answered by its reply deadline, whenever it was filed."""
+    waiting = session.execute(select(Complaint, Case).join(Case, Case.id == Complaint.case_id)
+                              .where(Complaint.status.not_in(tuple(REPLIED))).order_by(Complaint.at, Complaint.id))
+    return [row for row in complaint_rows(session, list(waiting.tuples()), now) if row["reply_status"] == "overdue"]
+
+
+def complaints(session: Session, period: Period, now: datetime) -> list[dict[str, Any]]:
+    """Complaints filed in the period with their current stage, reply deadline and reply status."""
     low, high = period.bounds
     found = session.execute(select(Complaint, Case).join(Case, Case.id == Complaint.case_id)
                             .where(Complaint.at >= low, Complaint.at <= high).order_by(Complaint.at, Complaint.id))
-    return [{"case_no": case.case_no, "status": c.status, "filed_at": c.at.isoformat(), "text": c.text}
-            for c, case in found]
+    return complaint_rows(session, list(found.tuples()), now)
 
 
 def supervision_report(ow: OneWindow, username: str, date_from: str | None = None, date_to: str | None = None,
@@ -287,7 +333,8 @@ def supervision_report(ow: OneWindow, username: str, date_from: str | None = Non
         report = compute_figures(session, period, by)
         report.update(trend=monthly_trend(session, period), overdue=overdue_cases(session, now),
                       cards=cards(session, period), bad_reviews=bad_reviews(session, period, now),
-                      complaints=complaints(session, period))
+                      complaints=complaints(session, period, now),
+                      overdue_complaints=overdue_complaints(session, now))
     log_read(ow, username, "figures", None, **{"from": report["from"], "to": report["to"], "by": by})
     return report
 
@@ -317,7 +364,7 @@ EXPORTS = {
     "overdue": ("case_no", "item_code", "status", "clock", "bpmn_id", "due_at", "stage", "overdue_days"),
     "cards": ("case_no", "seq", "card", "issued_at", "clock", "bpmn_id", "resolved", "resolved_at"),
     "reviews": ("case_no", "level", "comment", "rated_at", "rectify_by", "rectified_at", "status"),
-    "complaints": ("case_no", "status", "filed_at", "text"),
+    "complaints": ("complaint_id", "case_no", "status", "filed_at", "reply_by", "answered_at", "reply_status", "text"),
     "exchange": ("case_no", "item_code", "catalogue_code", "implementation_code", "seq", "code", "name", "at"),
 }
 
@@ -340,7 +387,7 @@ def export_rows(ow: OneWindow, username: str, kind: str, date_from: str | None =
         elif kind == "reviews":
             rows = bad_reviews(session, period, now)
         elif kind == "complaints":
-            rows = complaints(session, period)
+            rows = complaints(session, period, now)
         else:
             rows = exchange_records(session, period)
     log_read(ow, username, f"export_{kind}", None, **{"from": period.date_from.isoformat(),

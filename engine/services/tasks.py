@@ -11,7 +11,8 @@ from engine.history import append_event
 from engine.runtime import state_hash
 from engine.services.actors import resolve_actor
 from engine.services.casework import add_group_rows, case_and_item, case_of_task, drop_group_rows
-from engine.services.workflow_steps import authorise_work, complete_case_task, open_work_item
+from engine.services.intake import after_intake
+from engine.services.workflow_steps import authorise_claim, complete_case_task, open_work_item
 from engine.store.models import Case, WorkItem
 from engine.store.uow import writing
 
@@ -24,9 +25,10 @@ def claim(ow: OneWindow, task_id: str, username: str) -> None:
         item = open_work_item(session, case, task_id)
         if item.assignee == username:
             return
+        # Eligibility first: who holds a task is not told to clerks outside its groups and department.
+        authorise_claim(actor, item)
         if item.assignee:
             raise Conflict(f"task {task_id} is already held by {item.assignee}")
-        authorise_work(actor, item)
         won = session.execute(update(WorkItem).where(WorkItem.id == item.id, WorkItem.assignee.is_(None),
                                                      WorkItem.is_open.is_(True)).values(assignee=username)).rowcount
         if not won:
@@ -53,12 +55,15 @@ def unclaim(ow: OneWindow, task_id: str, username: str) -> None:
                      ow.clock.now(), case_state_hash(case), acting_for)
 
 
-def complete(ow: OneWindow, task_id: str, username: str, data: dict[str, Any]) -> str:
-    """Complete a task with its form data; returns the case's status afterwards."""
+def complete(ow: OneWindow, task_id: str, username: str, data: dict[str, Any], basis: str = "") -> str:
+    """Complete a task with its form data; returns the case's status afterwards. A rejection at intake needs its
+    reason, and its refusal notice (with `basis`, the legal basis, or the default) goes out in the same transaction."""
     with writing(ow.db) as session:
         actor = resolve_actor(session, username)
         case, item = case_and_item(session, task_id)
+        before = case.status
         complete_case_task(ow, session, case, task_id, actor, data, item=item)
+        after_intake(session, case, before, actor, data, basis)
         return case.status
 
 

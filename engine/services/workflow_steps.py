@@ -24,6 +24,11 @@ def authorise_work(actor: Actor, item: WorkItem) -> None:
         if item.assignee != actor.username and item.assignee not in actor.covers_for:
             raise Forbidden(f"task {item.task_id} is held by {item.assignee}")
         return
+    authorise_claim(actor, item)
+
+
+def authorise_claim(actor: Actor, item: WorkItem) -> None:
+    """Refuse unless the task falls in the actor's candidate groups and department (whoever holds it now)."""
     groups = [g for g in item.candidate_groups.split(",") if g]
     if not actor.in_any(groups):
         raise Forbidden(f"{actor.username} is not in the candidate groups of '{item.name}' ({', '.join(groups)})")

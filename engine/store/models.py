@@ -429,6 +429,22 @@ class ProxyMandate(Base):
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_by: Mapped[str | None] = mapped_column(String(64))
+    # pending → confirmed | declined; pending or confirmed → revoked. Only a confirmed mandate lets the agent act.
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    confirmed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ProxyMandateEvent(Base):
+    """Append-only trail of a mandate: its grant, confirmation, decline or revocation (who, when, details)."""
+
+    __tablename__ = "proxy_mandate_event"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    mandate_id: Mapped[int] = mapped_column(ForeignKey("proxy_mandate.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
 class CaseMaterial(Base):

@@ -14,7 +14,10 @@ from tests.integration.helpers import AD_APPLICATION, accepted_ad_case, new_ad_c
 def test_every_write_use_case_refuses_the_auditor(ow):
     received, accepted = new_ad_case(ow), accepted_ad_case(ow)
     task_id = only_task(ow, "reviewer1", "review", accepted)
+    pending = proxy.grant_mandate(ow, "agent1", "zhangsan", "agent1", "outdoor-ad", date(2026, 3, 10),
+                                  date(2026, 12, 31), {"method": "signed_form", "reference": "X-0"})["id"]
     before = {c: services.history(ow, c) for c in (received, accepted)}
+    mandates = proxy.list_mandates(ow, "zhangsan")
     attempts = {
         "apply": lambda: services.apply(ow, "outdoor-ad", "auditor1", AD_APPLICATION),
         "accept": lambda: services.accept(ow, received, "auditor1"),
@@ -31,8 +34,12 @@ def test_every_write_use_case_refuses_the_auditor(ow):
         "grant_mandate": lambda: proxy.grant_mandate(ow, "auditor1", "zhangsan", "agent1", "outdoor-ad",
                                                      date(2026, 3, 10), date(2026, 12, 31),
                                                      {"method": "signed_form", "reference": "X-1"}),
+        "confirm_mandate": lambda: proxy.confirm_mandate(ow, "auditor1", pending),
+        "decline_mandate": lambda: proxy.decline_mandate(ow, "auditor1", pending),
+        "revoke_mandate": lambda: proxy.revoke_mandate(ow, "auditor1", pending),
     }
     for name, attempt in attempts.items():
         with pytest.raises((Forbidden, NotFound)):
             attempt()
         assert {c: services.history(ow, c) for c in before} == before, name
+        assert proxy.list_mandates(ow, "zhangsan") == mandates, name

@@ -65,9 +65,15 @@ def test_a_window_whose_centre_does_not_cover_the_case_cannot_notify_supplement_
     assert services.withdraw(ow, case_no, "zhangsan", "不办了") == "WITHDRAWN"
 
 
+def _confirmed_mandate(ow) -> None:
+    """Wangwu's mandate for agent1: recorded by the agent, confirmed by wangwu (the agent's record alone is pending)."""
+    granted = services.proxy.grant_mandate(ow, "agent1", "wangwu", "agent1", "min-living-allowance", date(2026, 3, 1),
+                                           date(2026, 6, 30), {"method": "signed_form", "reference": "代办委托书 2026-031"})
+    services.proxy.confirm_mandate(ow, "wangwu", granted["id"])
+
+
 def test_a_mandated_proxy_agent_still_supplements_for_the_applicant(ow):
-    services.proxy.grant_mandate(ow, "agent1", "wangwu", "agent1", "min-living-allowance", date(2026, 3, 1),
-                                 date(2026, 6, 30), {"method": "signed_form", "reference": "代办委托书 2026-031"})
+    _confirmed_mandate(ow)
     case_no = services.apply(ow, "min-living-allowance", "agent1", ALLOWANCE, on_behalf_of="wangwu")["case_no"]
     materials.one_time_notice(ow, case_no, "town_window", [])
     outstanding = [m["name"] for m in materials.checklist(ow, case_no) if m["state"] == "missing"]
@@ -100,8 +106,7 @@ def test_an_online_applicant_cannot_file_under_someone_elses_name(ow):
 
 
 def test_a_proxy_agent_cannot_file_under_another_name_than_the_mandating_applicant(ow):
-    services.proxy.grant_mandate(ow, "agent1", "wangwu", "agent1", "min-living-allowance", date(2026, 3, 1),
-                                 date(2026, 6, 30), {"method": "signed_form", "reference": "代办委托书 2026-031"})
+    _confirmed_mandate(ow)
     case_no = services.apply(ow, "min-living-allowance", "agent1", ALLOWANCE, on_behalf_of="wangwu",
                              applicant={"kind": "person", "name": "张三"})["case_no"]
     assert services.case_detail(ow, case_no)["applicant"]["name"] == "王五"
@@ -123,3 +128,14 @@ def test_a_backup_post_from_another_department_is_refused(ow):
     # Same department: allowed; and a department below the holder's counts as inside the line.
     assert accounts.set_absence(ow, "nature_reviewer", "nature_reviewer", True, "nature_reviewer2")["is_absent"]
     assert accounts.set_absence(ow, "window1", "window1", False, "town_window")["backup"] == "town_window"
+
+
+def test_claiming_another_departments_held_task_is_refused_without_naming_its_holder(ow):
+    case_no = accepted_ad_case(ow)
+    task_id = only_task(ow, "reviewer1", "review", case_no)
+    services.claim(ow, task_id, "reviewer1")
+    before = _state(ow, case_no)
+    with pytest.raises(Forbidden) as refused:
+        services.claim(ow, task_id, "market_reviewer")
+    assert "reviewer1" not in str(refused.value) and "another department" in str(refused.value)
+    assert _state(ow, case_no) == before

@@ -18,6 +18,8 @@ def test_an_agent_works_a_case_from_the_command_line(ow, db_url, capsys):
                         "agent1", "--item", "min-living-allowance", "--from", "2026-01-01", "--until", "2099-12-31",
                         "--consent-method", "signed_form", "--consent-ref", "W-1")
     assert (code, granted["agent"]) == (0, "agent1")
+    code, confirmed = run(capsys, db_url, "mandate", "confirm", str(granted["id"]), "--as", "wangwu")
+    assert (code, confirmed["status"]) == (0, "confirmed")
     code, made = run(capsys, db_url, "proxy", "apply", "min-living-allowance", "--as", "agent1", "--for", "wangwu",
                      "--data", json.dumps(ALLOWANCE))
     case_no = made["case_no"]

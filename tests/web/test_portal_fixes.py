@@ -3,13 +3,13 @@ acting_for and file digests in the history, and the applicant's restricted view 
 from __future__ import annotations
 
 import hashlib
-import secrets
 from datetime import date
 from io import BytesIO
 
 from engine import services
 from engine.services.portal import PUBLIC_EVENTS
 from tests.integration.helpers import AD_APPLICATION
+from tests.web.conftest import _ONCE
 from tests.web.helpers import MATERIAL, PDF, apply_online, claim_and_complete
 from web.api.openapi import document
 
@@ -20,10 +20,18 @@ def _bearer(ow, username: str) -> dict[str, str]:
     return {"Authorization": "Bearer " + services.accounts.issue_api_token(ow, username, "tests")}
 
 
-def _post_with_fresh_once(browser, url: str, data: dict):
-    """Post a portal form as a person reloading it would: its CSRF token and an unused one-time token."""
-    tokens = browser.tokens("/track")
-    return browser.client.post(url, data={**tokens, "once": secrets.token_urlsafe(18), **data})
+def _issued_once_tokens(browser, case_no: str, code: str, pages: int) -> list[str]:
+    """The one-time tokens the server issues with the rate and complain forms of a tracked case (two per page)."""
+    tokens = []
+    for _ in range(pages):
+        page = browser.client.post("/track", data={**browser.tokens("/track"), "case_no": case_no, "lookup_code": code})
+        tokens += _ONCE.findall(page.get_data(as_text=True))
+    return tokens
+
+
+def _post_with_issued_once(browser, url: str, once: str, data: dict):
+    """Post a portal form as a person reloading it would: its CSRF token and a one-time token issued by the server."""
+    return browser.client.post(url, data={"csrf_token": browser.tokens("/track")["csrf_token"], "once": once, **data})
 
 
 def test_applicant_answers_a_review_stage_correction_and_the_clocks_run_again(as_user, ow):
@@ -66,20 +74,25 @@ def test_wrong_lookup_codes_on_rate_lock_out_the_right_one(browser, ow):
     case_no = services.apply(ow, "outdoor-ad", "zhangsan", AD_APPLICATION)["case_no"]
     services.reject_at_intake(ow, case_no, "window1", "不属于本中心受理范围")
     code = services.portal.my_cases(ow, "zhangsan")[0]["lookup_code"]
-    for _ in range(5):
-        wrong = _post_with_fresh_once(browser, "/rate", {"case_no": case_no, "lookup_code": "000000x", "level": "1"})
+    # Tokens come from pages loaded while the code was still accepted; a made-up token would be refused anyway.
+    tokens = _issued_once_tokens(browser, case_no, code, pages=4)
+    assert len(set(tokens)) == 8
+    for once in tokens[:5]:
+        wrong = _post_with_issued_once(browser, "/rate", once, {"case_no": case_no, "lookup_code": "000000x",
+                                                                 "level": "1"})
         assert wrong.status_code == 404
     # Guessing through /rate counts like guessing through /track: even the right code now waits.
-    assert _post_with_fresh_once(browser, "/rate", {"case_no": case_no, "lookup_code": code,
-                                                    "level": "5"}).status_code == 429
-    assert _post_with_fresh_once(browser, "/complain", {"case_no": case_no, "lookup_code": code,
-                                                        "text": "办理太慢了请核实"}).status_code == 429
+    assert _post_with_issued_once(browser, "/rate", tokens[5], {"case_no": case_no, "lookup_code": code,
+                                                                "level": "5"}).status_code == 429
+    assert _post_with_issued_once(browser, "/complain", tokens[6], {"case_no": case_no, "lookup_code": code,
+                                                                    "text": "办理太慢了请核实"}).status_code == 429
     assert services.history(ow, case_no)[-1]["type"] not in ("rated", "complained")
 
 
 def test_proxy_agent_actions_record_whom_they_act_for_and_uploads_their_digest(as_user, ow):
-    services.proxy.grant_mandate(ow, "agent1", "lisi", "agent1", "outdoor-ad", date(2026, 3, 1), date(2026, 6, 30),
-                                 {"method": "signed_form", "reference": "WT-2026-002"})
+    granted = services.proxy.grant_mandate(ow, "agent1", "lisi", "agent1", "outdoor-ad", date(2026, 3, 1),
+                                           date(2026, 6, 30), {"method": "signed_form", "reference": "WT-2026-002"})
+    services.proxy.confirm_mandate(ow, "lisi", granted["id"])
     case_no = services.apply(ow, "outdoor-ad", "agent1", AD_APPLICATION, on_behalf_of="lisi")["case_no"]
     as_user("window1").submit(f"/inbox/cases/{case_no}", f"/inbox/cases/{case_no}/correction",
                               {"missing": [SITE_PROOF], "reason": "缺少场地证明"})

@@ -11,6 +11,7 @@ from engine import services
 from engine.errors import InvalidInput
 from engine.services.accounts import Unauthenticated
 from web.api.openapi import document
+from web.reads import logs_look
 from web.security import STAFF_GROUPS, onewindow
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -96,6 +97,7 @@ def track():
 
 @bp.get("/inbox")
 @token_required
+@logs_look("inbox")
 def inbox():
     """The caller's open work, by due time."""
     limit = request.args.get("limit", 50, type=int)
@@ -115,13 +117,17 @@ def claim(task_id: str):
 @bp.post("/tasks/<task_id>/complete")
 @token_required
 def complete(task_id: str):
-    """Complete a task with its form data."""
-    status = services.complete(onewindow(), task_id, g.username, _object(body(), "data", True))
+    """Complete a task with its form data (a refusal at intake: with its reason, and `refusal_basis` if given)."""
+    payload = body()
+    basis = payload.get("refusal_basis")
+    status = services.complete(onewindow(), task_id, g.username, _object(payload, "data", True),
+                                  basis if isinstance(basis, str) else "")
     return jsonify(task_id=task_id, status=status)
 
 
 @bp.get("/cases/<case_no>")
 @token_required
+@logs_look("case")
 def case(case_no: str):
     """A case the caller may see (applicants and proxy agents get the portal's public view)."""
     return jsonify(_case_view(case_no))
@@ -129,6 +135,7 @@ def case(case_no: str):
 
 @bp.get("/cases/<case_no>/history")
 @token_required
+@logs_look("history")
 def history(case_no: str):
     """Every event of a case the caller may see (public events only for applicants and proxy agents)."""
     return jsonify(events=_case_view(case_no)["events"])

@@ -50,6 +50,8 @@ SCHEMAS: dict[str, Any] = {
                                 "received_at": STRING, "accepted_at": NULLABLE_STRING,
                                 "concluded_at": NULLABLE_STRING, "rating": {"type": "integer", "nullable": True},
                                 "may_rate": {"type": "boolean"},
+                                "refusal": {"type": "object", "nullable": True, "properties": {
+                                    "reason": STRING, "basis": STRING, "remedy_zh": STRING, "remedy_en": STRING}},
                                 "events": {"type": "array", "items": _ref("PublicEvent")}}},
     "Item": {"type": "object", "required": ["code", "version", "name"],
              "properties": {"code": STRING, "version": {"type": "integer"}, "name": STRING, "name_en": STRING,
@@ -97,7 +99,8 @@ def document() -> dict[str, Any]:
         "/tasks/{task_id}/complete": {"post": {
             "summary": "Complete a task with its form data", "operationId": "complete", "security": BEARER,
             "parameters": [TASK_ID],
-            "requestBody": _body({"type": "object", "required": ["data"], "properties": {"data": OBJECT}}),
+            "requestBody": _body({"type": "object", "required": ["data"], "properties": {
+                "data": OBJECT, "refusal_basis": {"type": "string", "maxLength": 500}}}),
             "responses": {"200": _json({"type": "object", "required": ["task_id", "status"], "properties": {
                 "task_id": STRING, "status": STRING}}, "completed; the case's status"),
                 **_errors(401, 403, 404, 409, 422)}}},
