@@ -76,7 +76,7 @@ def snapshot_bytes(ow, case_no: str) -> tuple[int, int]:
     with reading(ow.db) as session:
         case = find_case(session, case_no)
         events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)).all()
-        replay = Replay(spec_bundle(ow, session, case.process_version_id), ow.forms)
+        replay = Replay(spec_bundle(ow, session, case.process_version_id), ow.forms, case.case_no)
         snapshots = 0
         for event in events:
             replay.apply(event, check=False)

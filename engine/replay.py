@@ -14,10 +14,15 @@ use case that records state changes also keeps the saved state after every 20th 
 the snapshot cost); the view starts from the nearest checkpoint at or before N whose hash equals the state hash
 its hash-chained event recorded (a tampered checkpoint is ignored, never trusted) and re-executes the rest.
 `audit verify` always re-executes from the first event.
+
+Each event is re-executed in the EngineEnvironment the use case stepped the engine in (engine.runtime): task ids
+from the case number and sequence, state-change times from the event's time. A case opened since environments
+exist (its application event records `environment`) must therefore re-execute to exactly its stored state.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -31,9 +36,11 @@ from SpiffWorkflow.task import Task
 from engine.clock.timers import arm_timers, waiting_timers
 from engine.forms import FormRegistry
 from engine.runtime import (
+    EngineEnvironment,
     SpecBundle,
     complete_task,
     dump_state,
+    engine_environment,
     load_state,
     ready_user_tasks,
     start_workflow,
@@ -115,17 +122,19 @@ class Replay:
 
     bundle: SpecBundle
     forms: FormRegistry
+    case_no: str
     workflow: BpmnWorkflow | None = None
     # Task ids are random per run: recorded ids map to the replay's own ids as events name them.
     task_ids: dict[str, str] = field(default_factory=dict)
     seq: int = 0
+    at: datetime | None = None
     last_hash: str | None = None
     facts: CaseFacts = field(default_factory=CaseFacts)
 
     def apply(self, event: RecordedEvent, check: bool = True) -> Divergence | None:
         """Re-execute one event; with `check`, compare the resulting state hash with the recorded one."""
         reexecute = REEXECUTORS.get(event.type)
-        self.seq = event.seq
+        self.seq, self.at = event.seq, event.at
         self.facts.observe(event)
         if event.type in ("claimed", "unclaimed", "reassigned") and self.workflow is not None and "task_id" in event.payload:
             self.note_task(event.payload["task_id"], event.payload.get("bpmn_id", ""))
@@ -138,7 +147,8 @@ class Replay:
                                   f"{event.seq}: it changed the workflow state")
             return None
         try:
-            reexecute(self, event)
+            with self.stepping():
+                reexecute(self, event)
             # The use cases take waiting timers off the wall clock before saving; so does the replay.
             arm_timers(self.require_workflow())
         except ReplayError as exc:
@@ -155,6 +165,10 @@ class Replay:
         if actual != event.state_hash:
             return Divergence(event.seq, event.type, "re-execution does not reproduce the recorded state hash")
         return None
+
+    def stepping(self) -> AbstractContextManager[EngineEnvironment]:
+        """The environment the running system stepped the engine in for the event being re-executed."""
+        return engine_environment(self.case_no, self.seq, self.at, self.workflow)
 
     def current_hash(self) -> str | None:
         """The normalised hash of the replayed state (None before the application)."""
@@ -205,8 +219,10 @@ class Replay:
                 if t.task_spec.bpmn_id == bpmn_id and str(t.id) not in mapped]
 
     def _trial_hash(self, candidate: Task, run: Callable[[BpmnWorkflow, Task], None]) -> str:
-        trial = load_state(self.bundle, dump_state(self.require_workflow()))
-        run(trial, trial.get_task_from_id(candidate.id))
+        # A trial runs in an environment of its own, so the real run still gets the ids and times the event got.
+        with self.stepping():
+            trial = load_state(self.bundle, dump_state(self.require_workflow()))
+            run(trial, trial.get_task_from_id(candidate.id))
         return state_hash(dump_state(trial))
 
     def require_workflow(self) -> BpmnWorkflow:
@@ -310,10 +326,10 @@ def recorded_task_ids(recorded_state: str, replayed_state: str) -> dict[str, str
     return dict(zip(task_id_order(replayed_state), task_id_order(recorded_state), strict=True))
 
 
-def replay_events(bundle: SpecBundle, forms: FormRegistry, events: Sequence[RecordedEvent],
+def replay_events(bundle: SpecBundle, forms: FormRegistry, case_no: str, events: Sequence[RecordedEvent],
                   check_each: bool = True) -> tuple[Replay, list[Divergence]]:
     """Re-execute `events` in order; returns the replay and every divergence (checked after each event or only the last)."""
-    replay = Replay(bundle, forms)
+    replay = Replay(bundle, forms, case_no)
     divergences: list[Divergence] = []
     for index, event in enumerate(events):
         last = index == len(events) - 1

@@ -4,11 +4,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
+import SpiffWorkflow.task as spiff_task
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
@@ -51,6 +57,70 @@ SCRIPT_ENGINE = SafeScriptEngine()
 
 _UUID_RE = re.compile(r'"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"')
 _TIMESTAMP_RE = re.compile(r'"last_state_change": [0-9.e+-]+')
+
+
+@dataclass
+class EngineEnvironment:
+    """Where the engine takes new task ids and state-change times from while it runs one event of a case.
+
+    Ids derive from the case number, the event's sequence number and a counter; times start at the event's time
+    (or just after the newest time already in the state) and rise by a microsecond per reading. A re-execution of
+    the event under the same environment therefore builds exactly the state the running system saved.
+    """
+
+    seed: str
+    start: float
+    ids_issued: int = 0
+    stamps_issued: int = 0
+
+    def task_id(self) -> UUID:
+        """The next task id of this event."""
+        self.ids_issued += 1
+        digest = hashlib.sha256(f"{self.seed}/{self.ids_issued}".encode()).digest()
+        return UUID(bytes=digest[:16], version=4)
+
+    def stamp(self) -> float:
+        """The next state-change time of this event (strictly rising, so joins still see completion order)."""
+        self.stamps_issued += 1
+        return self.start + self.stamps_issued * 1e-6
+
+
+# Recorded in each new case's application event: its task ids and times come from an EngineEnvironment, so a
+# re-execution must reproduce its stored state exactly (cases from before this carry random ids).
+ENVIRONMENT_VERSION = 1
+_ENVIRONMENT: ContextVar[EngineEnvironment | None] = ContextVar("engine_environment", default=None)
+
+
+@contextmanager
+def engine_environment(case_no: str, seq: int, at: datetime,
+                       wf: BpmnWorkflow | None = None) -> Iterator[EngineEnvironment]:
+    """Run engine steps as event `seq` of case `case_no` at time `at` (`wf`: the workflow they continue)."""
+    newest = max((t.last_state_change for t in wf.get_tasks()), default=0.0) if wf is not None else 0.0
+    token = _ENVIRONMENT.set(EngineEnvironment(f"{case_no}/{seq}", max(at.timestamp(), newest)))
+    try:
+        yield _ENVIRONMENT.get()
+    finally:
+        _ENVIRONMENT.reset(token)
+
+
+def _task_id() -> UUID:
+    env = _ENVIRONMENT.get()
+    return uuid4() if env is None else env.task_id()
+
+
+class _EngineTime:
+    """Stands in for the `time` module inside SpiffWorkflow.task, which reads the wall clock for state changes."""
+
+    @staticmethod
+    def time() -> float:
+        """The environment's next stamp, or the wall clock outside any case event (designer tools, tests)."""
+        env = _ENVIRONMENT.get()
+        return time.time() if env is None else env.stamp()
+
+
+# SpiffWorkflow has no hook for either: its Task takes ids from uuid4 and times from time.time by module name.
+spiff_task.uuid4 = _task_id
+spiff_task.time = _EngineTime
 
 
 @dataclass
@@ -139,8 +209,12 @@ def state_hash(state_json: str) -> str:
     # Key order inside task data depends on whether the workflow was reloaded between two steps (a
     # multi-instance child's data merges in another order), so keys are sorted once ids are numbered
     # (numbering first keeps the engine's creation order, which a faithful re-execution repeats).
-    canonical = json.dumps(json.loads(numbered), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical_state(numbered).encode()).hexdigest()
+
+
+def canonical_state(state_json: str) -> str:
+    """A state's JSON with mapping keys sorted: equal for equal states whatever order the engine wrote keys in."""
+    return json.dumps(json.loads(state_json), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def task_id_order(state_json: str) -> list[str]:

@@ -25,7 +25,7 @@ from engine.clock.store import load_calendar
 from engine.errors import InvalidInput
 from engine.history import verify_chain
 from engine.replay import Replay, recorded_task_ids, replay_events
-from engine.runtime import dump_state, end_outcome, ready_user_tasks, state_hash
+from engine.runtime import canonical_state, dump_state, end_outcome, ready_user_tasks, state_hash
 from engine.services.actors import Actor, resolve_actor
 from engine.services.admin_edits import applicant_from_history
 from engine.services.casework import case_of_task, find_case, spec_bundle, task_meta
@@ -122,11 +122,15 @@ def _cases(session: Session, case_no: str | None) -> Iterator[Case]:
 def reexecution_problems(ow: OneWindow, session: Session, case: Case, events: list[CaseEvent]) -> list[dict[str, Any]]:
     """Re-execute a case's events against its pinned version; every divergence, plus a case row that disagrees."""
     bundle = spec_bundle(ow, session, case.process_version_id)
-    replay, divergences = replay_events(bundle, ow.forms, events)
+    replay, divergences = replay_events(bundle, ow.forms, case.case_no, events)
     problems = [{"case_no": case.case_no, "seq": d.seq, "check": "replay", "problem": d.problem} for d in divergences]
     if replay.workflow is not None and state_hash(case.state_json) != replay.current_hash():
         problems.append({"case_no": case.case_no, "seq": None, "check": "case",
                          "problem": "the stored workflow state differs from the re-executed history"})
+    elif replay.workflow is not None and _in_environment(events) and \
+            canonical_state(case.state_json) != canonical_state(dump_state(replay.workflow)):
+        problems.append({"case_no": case.case_no, "seq": None, "check": "case",
+                         "problem": "the stored workflow state has task ids or times its history does not produce"})
     recorded = {e.seq: e.state_hash for e in events}
     for seq, state in session.execute(select(CaseCheckpoint.seq, CaseCheckpoint.state_json)
                                       .where(CaseCheckpoint.case_id == case.id)):
@@ -137,6 +141,11 @@ def reexecution_problems(ow: OneWindow, session: Session, case: Case, events: li
         problems.append({"case_no": case.case_no, "seq": None, "check": "case",
                          "problem": f"the case says {case.status} but its history leads to {replay.facts.status}"})
     return problems + derived_row_problems(session, case, events)
+
+
+def _in_environment(events: list[CaseEvent]) -> bool:
+    """True for a case whose engine ran in EngineEnvironments from its application on (exact re-execution)."""
+    return bool(events) and events[0].type == "applied" and "environment" in (events[0].payload or {})
 
 
 def derived_row_problems(session: Session, case: Case, events: list[CaseEvent]) -> list[dict[str, Any]]:
@@ -279,7 +288,7 @@ def case_as_of(ow: OneWindow, case_no: str, seq: int | None = None, reader: str 
             raise InvalidInput(f"case {case_no} has events 1 to {last}; there is no event {seq}",
                                fields={"at": f"between 1 and {last}"})
         version = session.get(ProcessVersion, case.process_version_id)
-        replay = Replay(spec_bundle(ow, session, case.process_version_id), ow.forms)
+        replay = Replay(spec_bundle(ow, session, case.process_version_id), ow.forms, case.case_no)
         upto = [e for e in events if e.seq <= seq]
         start = _checkpoint(session, case, events, seq, before=True)
         if start is not None:

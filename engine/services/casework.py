@@ -1,6 +1,7 @@
 """One case change in one transaction: load the workflow, change it, then save state, history and inbox together."""
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +15,15 @@ from engine.clock.deadlines import sync_case_clocks
 from engine.clock.timers import arm_timers
 from engine.errors import InvalidInput, NotFound
 from engine.history import append_event
-from engine.runtime import SpecBundle, dump_state, load_state, ready_user_tasks, state_hash
+from engine.runtime import (
+    EngineEnvironment,
+    SpecBundle,
+    dump_state,
+    engine_environment,
+    load_state,
+    ready_user_tasks,
+    state_hash,
+)
 from engine.store.models import Case, Department, ProcessVersion, WorkItem, WorkItemGroup
 
 
@@ -56,6 +65,10 @@ class CaseChange:
     def __init__(self, ow: OneWindow, session: Session, case: Case, wf: BpmnWorkflow | None = None):
         self.ow, self.session, self.case = ow, session, case
         self.wf = wf if wf is not None else load_state(spec_bundle(ow, session, case.process_version_id), case.state_json)
+
+    def stepping(self, now: datetime) -> AbstractContextManager[EngineEnvironment]:
+        """Run engine steps as the case's next event at `now`: the ids and times a re-execution will reproduce."""
+        return engine_environment(self.case.case_no, self.case.last_seq + 1, now, self.wf)
 
     def record(self, type_: str, actor: str, payload: dict[str, Any], now: datetime,
                acting_for: str | None = None) -> None:

@@ -429,7 +429,8 @@ def _deem_accepted(ow: OneWindow, session: Session, case: Case, row: Deadline, n
     meta = task_meta(task)
     data = ow.forms.clean(meta["form_key"], {"intake_decision": "accept",
                                              "intake_opinion": "逾期未作出受理决定，依法自收到申请之日起视为受理"})
-    complete_task(change.wf, task, data)
+    with change.stepping(now):
+        complete_task(change.wf, task, data)
     case.status, case.accepted_at = "ACCEPTED", case.received_at
     close_clock(row, now)
     payload = {"deadline_id": row.id, "rule": "deemed-acceptance", "task_id": task_id, "bpmn_id": meta["bpmn_id"],
@@ -442,7 +443,8 @@ def _deem_accepted(ow: OneWindow, session: Session, case: Case, row: Deadline, n
 def _withdraw_for_no_correction(ow: OneWindow, session: Session, case: Case, row: Deadline,
                                 now: datetime) -> dict[str, Any]:
     change = CaseChange(ow, session, case)
-    change.wf.cancel()
+    with change.stepping(now):
+        change.wf.cancel()
     case.status, case.result, case.concluded_at = "WITHDRAWN", "withdrawn", now
     pause = _open_pause(session, case)
     if pause is not None:
@@ -461,8 +463,9 @@ def _fire_timer(ow: OneWindow, session: Session, case: Case, row: Deadline, now:
         return None
     definition = task.task_spec.event_definition
     # SpiffWorkflow never sees the due time (the timer holds a value no clock reaches): OneWindow fires it.
-    change.wf.catch(BpmnEvent(definition, target=task.workflow))
-    change.wf.do_engine_steps()
+    with change.stepping(now):
+        change.wf.catch(BpmnEvent(definition, target=task.workflow))
+        change.wf.do_engine_steps()
     if change.wf.is_completed():
         outcome = end_outcome(change.wf) or "approved"
         case.status, case.result, case.concluded_at = OUTCOME_STATUS.get(outcome, "DECIDED"), outcome, now

@@ -15,7 +15,14 @@ from engine.clock.ladder import local_day
 from engine.clock.timers import arm_timers
 from engine.errors import Conflict, Forbidden, InvalidInput
 from engine.history import append_event
-from engine.runtime import dump_state, ready_user_tasks, start_workflow, state_hash
+from engine.runtime import (
+    ENVIRONMENT_VERSION,
+    dump_state,
+    engine_environment,
+    ready_user_tasks,
+    start_workflow,
+    state_hash,
+)
 from engine.services.actors import Actor, resolve_actor
 from engine.services.casefile import authorise_case
 from engine.services.casework import CaseChange, find_case, project_work_items, spec_bundle, task_meta
@@ -73,22 +80,25 @@ def open_case(ow: OneWindow, session: Session, actor: Actor, item_code: str, dat
     # A joint item's departments drive its parallel review; they start with the case (and are in the event).
     start = {**cleaned, **({"departments": version.manifest["departments"]} if "departments" in version.manifest else {})}
     department_id = session.scalar(select(Department.id).where(Department.code == version.manifest["department"]))
-    wf = start_workflow(spec_bundle(ow, session, version.id), {**start, "item_code": item_code})
-    arm_timers(wf)
-    state = dump_state(wf)
     case = Case(case_no=f"pending-{secrets.token_hex(8)}", lookup_code=f"{secrets.randbelow(10**6):06d}",
                 item_code=item_code, process_version_id=version.id, department_id=department_id,
                 applicant=applicant, applicant_user_id=applicant_user_id, proxy_agent_id=proxy_agent_id,
                 first_contact_id=actor.user_id if channel == "window" else None,
-                channel=channel, status="RECEIVED", form_data=cleaned, received_at=now, state_json=state,
+                channel=channel, status="RECEIVED", form_data=cleaned, received_at=now, state_json="",
                 serializer_version=version.serializer_version)
     session.add(case)
     session.flush()
     # The number shows the day of receipt and a running id, the way centres print them on receipts.
     case.case_no = f"{now:%Y%m%d}{case.id:06d}"
+    # The workflow starts once the case has its number: the application event's environment derives from it.
+    with engine_environment(case.case_no, 1, now):
+        wf = start_workflow(spec_bundle(ow, session, version.id), {**start, "item_code": item_code})
+    arm_timers(wf)
+    case.state_json = state = dump_state(wf)
     append_event(session, case, "applied", actor.username,
                  {"item_code": item_code, "version": version.version, "channel": channel,
-                  "applicant": applicant, "data": start}, now, state_hash(state), on_behalf_of)
+                  "applicant": applicant, "data": start, "environment": ENVIRONMENT_VERSION}, now, state_hash(state),
+                 on_behalf_of)
     project_work_items(session, case, wf, now, closed_by=None)
     sync_case_clocks(session, case, wf, now)
     return case
@@ -178,8 +188,9 @@ def withdraw(ow: OneWindow, case_no: str, username: str, reason: str = "") -> st
         if case.status in FINAL_STATUSES:
             raise Conflict(f"case {case_no} is {case.status}: it can no longer be withdrawn")
         change = CaseChange(ow, session, case)
-        change.wf.cancel()
         now = ow.clock.now()
+        with change.stepping(now):
+            change.wf.cancel()
         case.status, case.result, case.concluded_at = "WITHDRAWN", "withdrawn", now
         change.record("withdrawn", username, {"reason": reason}, now)
         return case.status

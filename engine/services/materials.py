@@ -172,7 +172,8 @@ def expire_deficiency(ow: OneWindow, session: Session, case: Case, row: Deadline
     if not late or "deferred" not in WAITING_FOR.get(case.status, ()):
         return None
     change = CaseChange(ow, session, case)
-    change.wf.cancel()
+    with change.stepping(now):
+        change.wf.cancel()
     case.status, case.result, case.concluded_at = "TERMINATED", "terminated", now
     payload = {"deadline_id": row.id, "rule": DEFICIENCY_RULE, "materials": late, "due_at": row.due_at.isoformat(),
                "status": case.status}

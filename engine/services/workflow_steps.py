@@ -76,7 +76,8 @@ def complete_case_task(ow: OneWindow, session: Session, case: Case, task_id: str
             event_type = "rejected_at_intake"
     elif case.status == "ACCEPTED":
         case.status = "IN_REVIEW"
-    complete_task(change.wf, task, values)
+    with change.stepping(now):
+        complete_task(change.wf, task, values)
     if "opinion" in cleaned or "decision" in cleaned:
         session.add(Opinion(case_id=case.id, task_id=task_id, bpmn_id=meta["bpmn_id"],
                             department_id=item.department_id, handler=actor.username,

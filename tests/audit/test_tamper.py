@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import text
 
 from engine.history import event_hash
+from engine.runtime import EngineEnvironment
 from engine.scheduler import start_heartbeat
 from engine.services import audit
 from engine.store.uow import writing
@@ -153,3 +154,25 @@ def test_a_moved_conclusion_time_that_would_raise_the_on_time_rate_is_named(ow):
     case_no = _rated_and_complained(ow)
     _sql(ow, 'UPDATE "case" SET concluded_at = :t WHERE id = :c', t=datetime(2020, 1, 1), c=_case_id(ow, case_no))
     assert {check for _, check in _problems(ow, case_no)} == {"case"}
+
+
+def _stored_state(ow, case_no: str) -> str:
+    with writing(ow.db) as s:
+        return s.execute(text('SELECT state_json FROM "case" WHERE case_no = :n'), {"n": case_no}).scalar_one()
+
+
+def test_re_execution_rebuilds_the_stored_state_exactly_ids_and_times_included(ow):
+    case_no, _ = returned_twice_then_approved(ow)
+    stored = _stored_state(ow, case_no)
+    # Task ids are not random: they derive from the case number and the event that created the task.
+    assert str(EngineEnvironment(f"{case_no}/1", 0.0).task_id()) in stored
+    assert audit.verify_history(ow, case_no)["problems"] == []
+    # A state edited only where the normalised hash does not look (a task's time, a task id) is still caught.
+    state = json.loads(stored)
+    task = next(iter(state["tasks"].values()))
+    task["last_state_change"] += 3600
+    _sql(ow, 'UPDATE "case" SET state_json = :s WHERE case_no = :n', s=json.dumps(state), n=case_no)
+    assert (None, "case") in _problems(ow, case_no)
+    renamed = stored.replace(task["id"], "00000000-0000-4000-8000-000000000000")
+    _sql(ow, 'UPDATE "case" SET state_json = :s WHERE case_no = :n', s=renamed, n=case_no)
+    assert (None, "case") in _problems(ow, case_no)
