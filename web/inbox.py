@@ -11,10 +11,11 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from engine import services
-from engine.errors import InvalidInput
+from engine.errors import Forbidden, InvalidInput
 from engine.services import admin_edits, extension_requests, intake, reassignment
 from engine.services import clock as clock_service
 from engine.services import materials as materials_service
+from engine.services import proxy as proxy_service
 from web.reads import logs_look
 from web.schema_forms import display, fields, typed
 from web.security import STAFF_GROUPS, acts_once, field_errors, onewindow, roles_required
@@ -223,3 +224,60 @@ def contact(case_no: str):
     changes = {name: request.form.get(name, "") for name in admin_edits.EDITABLE if name in request.form}
     return _case_action(case_no, lambda: admin_edits.edit_contact(
         onewindow(), case_no, current_user.username, changes, request.form.get("reason", "")), _("联系信息已更正。"))
+
+
+# --- proxy mandates at the window (代办委托核验): a clerk checks the signed form an agent brings --------------------
+
+window_only = roles_required("window")
+
+
+def _mandates_page(errors: dict | None = None, status: int = 200, failed: int | None = None):
+    """The mandates at the points the clerk's centre covers: pending ones to verify, confirmed ones to end."""
+    ow = onewindow()
+    listed = proxy_service.list_mandates(ow, current_user.username)
+    pending = [m for m in listed if m["status"] == "pending"]
+    confirmed = [m for m in listed if m["status"] == "confirmed"]
+    # Names and points of the people on the page: one profile each, however many mandates they share.
+    people = {name: services.accounts.profile(ow, name)
+              for name in {m[k] for m in pending + confirmed for k in ("applicant", "agent")}}
+    items = {i["code"]: i for i in services.list_items(ow)}
+    return render_template("inbox/mandates.html", pending=pending, confirmed=confirmed, people=people, items=items,
+                           errors=errors or {}, failed=failed, values=request.form), status
+
+
+def _covered_mandate(mandate_id: int) -> None:
+    """Refuse a mandate that is not at a point the clerk's centre covers (the use case lets any window clerk revoke)."""
+    if mandate_id not in {m["id"] for m in proxy_service.list_mandates(onewindow(), current_user.username)}:
+        raise Forbidden(f"{current_user.username} may not act on mandate {mandate_id}: only a window clerk whose "
+                        "centre covers the agent's point")
+
+
+@bp.get("/mandates")
+@window_only
+def mandates():
+    """Pending proxy mandates of the points the clerk covers, with their consent record and trail."""
+    return _mandates_page()
+
+
+@bp.post("/mandates/<int:mandate_id>/confirm")
+@window_only
+@acts_once
+def confirm_mandate(mandate_id: int):
+    """Confirm a pending mandate after checking the applicant's signed form; the note says what was checked."""
+    note = request.form.get("note", "").strip()
+    if not note:
+        return _mandates_page({"note": _("请填写核验记录，例如所核对委托书的编号")}, 422, mandate_id)
+    proxy_service.confirm_mandate(onewindow(), current_user.username, mandate_id, note)
+    flash(_("委托已核验确认，代办员现可为申请人办理。"), "info")
+    return redirect(url_for("inbox.mandates"))
+
+
+@bp.post("/mandates/<int:mandate_id>/revoke")
+@window_only
+@acts_once
+def revoke_mandate(mandate_id: int):
+    """End a pending or confirmed mandate at a covered point (e.g. the applicant withdraws it at the window)."""
+    _covered_mandate(mandate_id)
+    proxy_service.revoke_mandate(onewindow(), current_user.username, mandate_id)
+    flash(_("委托已撤销。"), "info")
+    return redirect(url_for("inbox.mandates"))

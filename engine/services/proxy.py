@@ -60,7 +60,7 @@ def confirm_mandate(ow: OneWindow, username: str, mandate_id: int, note: str = "
     with writing(ow.db) as session:
         actor = resolve_actor(session, username)
         mandate = _mandate(session, mandate_id)
-        agent_department = session.scalar(select(User.department_id).where(User.id == mandate.agent_user_id))
+        agent_department = _department_of(session, mandate.agent_user_id)
         via = _confirmed_via(actor, mandate.applicant_user_id, mandate.agent_user_id, agent_department)
         _require_pending(mandate)
         now = ow.clock.now()
@@ -90,8 +90,10 @@ def revoke_mandate(ow: OneWindow, username: str, mandate_id: int) -> dict[str, A
     with writing(ow.db) as session:
         actor = resolve_actor(session, username)
         mandate = _mandate(session, mandate_id)
-        if actor.user_id not in (mandate.applicant_user_id, mandate.agent_user_id) and "window" not in actor.groups:
-            raise Forbidden(f"{username} may not revoke mandate {mandate_id}")
+        if actor.user_id not in (mandate.applicant_user_id, mandate.agent_user_id) and not (
+                "window" in actor.groups and actor.covers_department(_department_of(session, mandate.agent_user_id))):
+            raise Forbidden(f"{username} may not revoke mandate {mandate_id}: only its applicant, its agent or a "
+                            "window clerk whose centre covers the agent's point")
         if mandate.status not in ("pending", "confirmed"):
             raise Conflict(f"mandate {mandate_id} was already {mandate.status}")
         now = ow.clock.now()
@@ -223,6 +225,10 @@ def _confirmed_via(actor: Actor, applicant_id: int, agent_id: int, agent_departm
         return "window"
     raise Forbidden(f"{actor.username} may not confirm this mandate: only its applicant or a window clerk whose "
                     "centre covers the agent's point")
+
+
+def _department_of(session: Session, user_id: int) -> int | None:
+    return session.scalar(select(User.department_id).where(User.id == user_id))
 
 
 def _mandate(session: Session, mandate_id: int) -> ProxyMandate:
