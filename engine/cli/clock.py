@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from datetime import date, datetime
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def print_clocks(clocks: list[dict]) -> None:
 
 def cmd_tick(ow: OneWindow, args: argparse.Namespace) -> dict:
     """Run one sweep as of a given time and list what fired."""
-    if args.now:
+    if args.now is not None:
         ow.clock = ManualClock(_instant(args.now))
     fired = services.sweep(ow)
     return {"now": ow.clock.now().isoformat(), "fired": len(fired), "stages": fired}
@@ -54,17 +55,32 @@ def cmd_worker(ow: OneWindow, args: argparse.Namespace) -> None:
     """Sweep on a heartbeat until interrupted."""
     from engine.scheduler import run_worker
 
-    interval = args.interval or load_settings().heartbeat_seconds
+    interval = load_settings().heartbeat_seconds if args.interval is None else args.interval
+    if not interval > 0:
+        raise InvalidInput(f"--interval must be a positive number of seconds, not {interval}")
+    # The worker reports each sweep that fired something (engine.scheduler logs it) on standard error.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     print(f"OneWindow clock worker: sweeping every {interval} s", flush=True)
     run_worker(ow, interval)
 
 
+# A year's notice is a few dozen lines; anything far larger is not one.
+NOTICE_MAX_BYTES = 64 * 1024
+
+
 def cmd_calendar_import(ow: OneWindow, args: argparse.Namespace) -> dict:
-    """Import a year's holiday notice (TOML) and recompute affected deadlines."""
+    """Import a year's holiday notice (TOML, or YAML for *.yaml / *.yml) and recompute affected deadlines."""
     path = Path(args.file)
     if not path.is_file():
         raise InvalidInput(f"{path}: no such file")
-    return services.import_calendar(ow, path.read_text(encoding="utf-8"), path.name, args.as_user)
+    if path.stat().st_size > NOTICE_MAX_BYTES:
+        raise InvalidInput(f"{path}: {path.stat().st_size} bytes is too large for a holiday notice "
+                           f"(at most {NOTICE_MAX_BYTES})")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path}: not UTF-8 text (byte {exc.start}); save the notice as UTF-8") from None
+    return services.import_calendar(ow, text, path.name, args.as_user)
 
 
 def cmd_calendar_add(ow: OneWindow, args: argparse.Namespace) -> dict:

@@ -7,12 +7,16 @@ An administrator transcribes the State Council notice into TOML::
     holidays = [ { name = "元旦", from = 2027-01-01, to = 2027-01-03 } ]  # to defaults to from
     workdays = [ 2027-02-20 ]                                            # make-up working weekends
 
+or, in a file named *.yaml / *.yml, the same keys in YAML (``holidays: [{name: 元旦, from: 2027-01-01}]``).
+
 The file must state the complete arrangement of the year: it replaces the year in the calendar.
 Validation is strict because a typo here silently moves legal deadlines.
 """
 from __future__ import annotations
 
 import tomllib
+
+import yaml
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -38,8 +42,26 @@ class CalendarNotice:
 def _date(value: Any, where: str, fail: Callable[[str], NoReturn]) -> date:
     # tomllib returns datetime for "2027-01-01T00:00"; a time of day has no meaning in a notice.
     if not isinstance(value, date) or isinstance(value, datetime):
-        fail(f"{where} must be a TOML date like 2027-01-01, got {value!r}")
+        fail(f"{where} must be a date like 2027-01-01, got {value!r}")
     return value
+
+
+def _load_toml(text: str, fail: Callable[[str], NoReturn]) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        fail(f"malformed TOML: {exc}")
+
+
+def _load_yaml(text: str, fail: Callable[[str], NoReturn]) -> dict[str, Any]:
+    # safe_load builds only plain data (no tags, no objects); dates like 2027-01-01 come back as dates, as in TOML.
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        fail(f"malformed YAML: {exc}")
+    if not isinstance(raw, dict):
+        fail("a notice is a mapping with year, source, holidays and workdays")
+    return raw
 
 
 def parse_notice(text: str, source_name: str) -> CalendarNotice:
@@ -48,10 +70,7 @@ def parse_notice(text: str, source_name: str) -> CalendarNotice:
     def fail(message: str) -> NoReturn:
         raise InvalidInput(f"{source_name}: {message}")
 
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        fail(f"malformed TOML: {exc}")
+    raw = _load_yaml(text, fail) if source_name.lower().endswith((".yaml", ".yml")) else _load_toml(text, fail)
     unknown = sorted(set(raw) - _TOP_KEYS)
     if unknown:
         fail(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_TOP_KEYS))}")

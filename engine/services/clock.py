@@ -80,15 +80,24 @@ def seed_calendar(ow: OneWindow) -> bool:
         return seed_calendar_rows(session, ow.clock.now())
 
 
+# No time limit in the law runs for more than a few hundred working days; 10,000 (about 40 years) is generous.
+MAX_WORKING_DAYS = 10_000
+
+
 def calendar_add(ow: OneWindow, start: date, n: int) -> dict[str, Any]:
     """The n-th working day after `start` (start not counted) and the deadline instant at its end."""
-    if n < 0:
-        raise InvalidInput(f"the number of working days must be 0 or more, got {n}")
+    if not 0 <= n <= MAX_WORKING_DAYS:
+        raise InvalidInput(f"the number of working days must be 0 to {MAX_WORKING_DAYS}, got {n}")
     with reading(ow.db) as session:
         cal = load_calendar(session)
-    day, provisional = cal.add_working_days(start, n)
+    try:
+        day, provisional = cal.add_working_days(start, n)
+        deadline = cal.deadline_at(start, n).at
+    except (OverflowError, ValueError):
+        raise InvalidInput(f"{n} working days after {start.isoformat()} is past the last date the calendar "
+                           "can count (year 9999)") from None
     return {"start": start.isoformat(), "working_days": n, "day": day.isoformat(),
-            "deadline_at": cal.deadline_at(start, n).at.isoformat(), "provisional": provisional,
+            "deadline_at": deadline.isoformat(), "provisional": provisional,
             "calendar_version": cal.version, "confirmed_through": cal.confirmed_through}
 
 

@@ -304,3 +304,18 @@ def test_calendar_commands_print_json_with_the_provisional_flag(ow, capsys):
     between = json.loads(capsys.readouterr().out)
     assert (between["working_days"], between["provisional"]) == (2, False)  # 02-14 (make-up) and 02-24
     assert main(["calendar", "add", "2026-13-01", "1", "--db", ow.db.url]) == 1
+
+
+@pytest.mark.parametrize("args", [["calendar", "add", "2026-03-10", "100000000"], ["calendar", "add", "9999-12-30", "5"],
+                                  ["tick", "--now", ""], ["worker", "--interval", "0"], ["worker", "--interval", "-1"]])
+def test_out_of_range_clock_arguments_are_refused_with_a_reason(ow, capsys, args):
+    assert main([*args, "--db", ow.db.url]) == 1
+    assert "refused (InvalidInput)" in capsys.readouterr().err
+
+
+def test_a_notice_that_is_not_utf8_is_refused_and_changes_nothing(ow, tmp_path, capsys):
+    notice = tmp_path / "notice-2027.toml"
+    notice.write_bytes(NOTICE_2027.read_text(encoding="utf-8").encode("gbk"))
+    assert main(["calendar", "import", str(notice), "--db", ow.db.url]) == 1
+    assert "not UTF-8" in capsys.readouterr().err
+    assert services.calendar_add(ow, date(2026, 12, 28), 5)["calendar_version"] == 1

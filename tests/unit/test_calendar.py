@@ -262,8 +262,8 @@ def one(name: str, first: str, extra: str = "") -> str:
         (HEAD + one("a", "2027-01-01", "until = 2027-01-02"), "holidays[1]: unknown key(s) until"),
         (HEAD + "holidays = [{ from = 2027-01-01 }]", "holidays[1]: missing 'name'"),
         (HEAD + 'holidays = [{ name = "a", to = 2027-01-01 }]', "holiday 'a': missing 'from'"),
-        (HEAD + one("a", '"2027-01-01"'), "holiday 'a' 'from' must be a TOML date"),
-        (HEAD + one("a", "2027-01-01T08:00:00"), "'from' must be a TOML date"),
+        (HEAD + one("a", '"2027-01-01"'), "holiday 'a' 'from' must be a date"),
+        (HEAD + one("a", "2027-01-01T08:00:00"), "'from' must be a date"),
         (HEAD + one("国庆节", "2027-10-07", "to = 2027-10-01"), "holiday '国庆节': range is reversed (2027-10-07 to 2027-10-01)"),
         (HEAD + one("元旦", "2026-12-31", "to = 2027-01-01"), "holiday '元旦': 2026-12-31 is outside the notice's year 2027"),
         (notice_for(2027, "workdays = [2026-12-26]"), "make-up workday 2026-12-26 is outside the notice's year 2027"),
@@ -277,3 +277,26 @@ def test_notice_errors_are_specific(text, message):
         parse_notice(text, "n.toml")
     assert message in str(caught.value)
     assert str(caught.value).startswith("n.toml: ")
+
+
+def test_a_yaml_notice_reads_like_the_same_notice_in_toml():
+    yaml_text = ("year: 2027\nsource: 国办发明电〔2026〕X号\nholidays:\n  - {name: 元旦, from: 2027-01-01, to: 2027-01-03}\n"
+                 "  - {name: 春节, from: 2027-02-06, to: 2027-02-13}\nworkdays: [2027-02-20]\n")
+    toml_text = ('year = 2027\nsource = "国办发明电〔2026〕X号"\nholidays = [{ name = "元旦", from = 2027-01-01, to = 2027-01-03 },'
+                 ' { name = "春节", from = 2027-02-06, to = 2027-02-13 }]\nworkdays = [2027-02-20]\n')
+    assert parse_notice(yaml_text, "n.yaml") == parse_notice(toml_text, "n.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("year: [", "n.yml: malformed YAML"),
+        ("- 2027-01-01", "a notice is a mapping"),
+        ("year: !!python/object/apply:os.system ['true']\n", "malformed YAML"),  # no objects, whatever the tag
+        ("year: 2027\nsource: x\nholidays: [{name: a, from: '2027-01-01'}]", "holiday 'a' 'from' must be a date"),
+    ],
+)
+def test_yaml_notice_errors_are_specific(text, message):
+    with pytest.raises(InvalidInput) as caught:
+        parse_notice(text, "n.yml")
+    assert message in str(caught.value)
