@@ -2,6 +2,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+from engine.store.catalogue_models import CatalogueEntry  # noqa: F401  (its table joins Base.metadata)
 from engine.store.db import database_url
 from engine.store.models import Base
 from engine.store.requests_models import ExtensionRequest  # noqa: F401  (its table joins Base.metadata)

@@ -192,6 +192,10 @@ class _Linter:
             elif kind == "businessRuleTask" and not self.decision_ref(node):
                 self.add("business-rule-without-decision", node, "the business rule task names no decision",
                          "set camunda:decisionRef (or spiffworkflow:calledDecisionId) to a deployed DMN decision")
+            elif kind == "callActivity" and not (node.get("calledElement") or "").strip():
+                self.add("call-activity-without-process", node, "the call activity names no process to call",
+                         "set calledElement to the process id of the called process (e.g. the higher authority's "
+                         "published review process)")
 
     def is_a(self, ref: str | None, kind: str) -> bool:
         target = self.ids.get(ref or "")

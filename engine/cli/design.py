@@ -8,7 +8,8 @@ from pathlib import Path
 from engine import services
 from engine.bootstrap import OneWindow
 from engine.bpmn.render import HIGHLIGHT_STATES, render_svg
-from engine.bpmn.xml import parse_xml
+from engine.bpmn.xml import MAX_BPMN_BYTES, parse_xml
+from engine.catalog import read_bounded
 from engine.cli import Registrar, data_arg
 from engine.errors import InvalidInput
 
@@ -32,11 +33,9 @@ def day_arg(text: str) -> date:
 def cmd_render(ow: OneWindow, args: argparse.Namespace) -> dict:
     """Draw a BPMN file's diagram as SVG, with elements highlighted by state."""
     path = Path(args.file)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read file: {exc.strerror}") from None
-    svg = render_svg(parse_xml(data, str(path)), dict(args.highlight), args.diagram)
+    # Bounded and regular files only: a pipe or a device would never finish reading.
+    svg = render_svg(parse_xml(read_bounded(path, MAX_BPMN_BYTES, "xml-too-large"), str(path)), dict(args.highlight),
+                     args.diagram)
     try:
         Path(args.output).write_text(svg, encoding="utf-8")
     except OSError as exc:

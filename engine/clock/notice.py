@@ -15,12 +15,12 @@ Validation is strict because a typo here silently moves legal deadlines.
 from __future__ import annotations
 
 import tomllib
-
-import yaml
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, NoReturn
+
+import yaml
 
 from engine.errors import InvalidInput
 

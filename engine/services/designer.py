@@ -8,7 +8,7 @@ from sqlalchemy import select
 from engine.bootstrap import OneWindow
 from engine.bpmn.render import render_svg
 from engine.bpmn.xml import parse_xml
-from engine.catalog import PROCESSES_DIR, ItemFiles, deploy, latest_version, validate_item
+from engine.catalog import ItemFiles, deploy, latest_version, stored_item, validate_item
 from engine.errors import InvalidInput, NotFound
 from engine.services.actors import resolve_actor
 from engine.store.models import ProcessVersion
@@ -50,10 +50,10 @@ def _uploaded_item(session, item_code: str, filename: str, data: bytes) -> ItemF
         raise InvalidInput("upload a .bpmn file", fields={"file": "a .bpmn file"})
     if len(data) > MAX_BPMN_BYTES:
         raise InvalidInput("the BPMN file is larger than 2 MB", fields={"file": "too large"})
-    current = latest_version(session, item_code)
-    manifest = {**current.manifest, "bpmn": filename}
-    extra = {name: text.encode("utf-8") for name, text in (current.extra_bpmn or {}).items()}
-    return ItemFiles(manifest, PROCESSES_DIR / f"{item_code}.item.toml", data, filename, extra)
+    item = stored_item(latest_version(session, item_code))
+    # Called processes are not uploaded with it: its call activities resolve against the deployed ones.
+    item.manifest["bpmn"], item.bpmn, item.bpmn_name = filename, data, filename
+    return item
 
 
 def check_bpmn(ow: OneWindow, username: str, item_code: str, filename: str, data: bytes) -> dict[str, Any]:

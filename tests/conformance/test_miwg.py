@@ -105,3 +105,36 @@ def test_the_installed_command_validates_every_model_in_one_run(db_arg):
 def test_render_to_an_unwritable_place_is_refused_with_the_reason(tmp_path, capsys, db_arg):
     code, out = run_cli(capsys, "render", str(MIWG_FILES[0]), "-o", str(tmp_path / "no-such-folder" / "x.svg"), *db_arg)
     assert code == 1 and out["kind"] == "InvalidInput" and "cannot write the diagram" in out["error"]
+
+
+SHIPPED_BPMN = sorted(PROCESSES.glob("*.bpmn"))
+
+
+def test_the_shipped_catalogue_folder_validates_clean_at_the_installed_command(db_arg):
+    # Items, the higher authorities' called processes and the bundle: called processes resolve within the run.
+    command = Path(sys.executable).with_name("onewindow")
+    done = subprocess.run([str(command), "validate", "--json", *db_arg, str(PROCESSES)],
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, json.loads(done.stdout), done.stderr) == (0, [], "")
+
+
+@pytest.mark.parametrize("path", SHIPPED_BPMN, ids=lambda p: p.name)
+def test_each_shipped_model_renders_every_shape(path, tmp_path, capsys, db_arg):
+    svg_path = tmp_path / "diagram.svg"
+    code, out = run_cli(capsys, "render", str(path), "-o", str(svg_path), *db_arg)
+    assert code == 0 and out["bytes"] > 0
+    drawn = {g.get("id") for g in etree.parse(str(svg_path)).getroot().iter(f"{SVG}g")}
+    shapes = {s.get("bpmnElement") for s in etree.parse(str(path)).getroot().iter(f"{{{BPMNDI_NS}}}BPMNShape")}
+    flow_nodes = {n.get("id") for n in etree.parse(str(path)).getroot().iter()
+                  if isinstance(n.tag, str) and n.getparent() is not None and n.getparent().tag.endswith("}process")
+                  and not n.tag.endswith(("sequenceFlow", "laneSet", "extensionElements"))}
+    assert shapes and shapes <= drawn and flow_nodes <= shapes, sorted((shapes - drawn) | (flow_nodes - shapes))
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 64, b"code = [[[", b"items = 'x'"], ids=["empty", "nul", "toml",
+                                                                                           "items"])
+def test_a_hostile_bundle_yields_findings_never_a_crash(content, tmp_path, capsys, db_arg):
+    path = tmp_path / "upload.bundle.toml"
+    path.write_bytes(content)
+    code, out = run_cli(capsys, "validate", str(path), *db_arg)
+    assert code == 1 and out and all(f["code"] and f["file"] == str(path) and f["hint"] for f in out)

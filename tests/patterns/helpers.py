@@ -18,6 +18,10 @@ FOOD = {"business_name": "示例餐饮店", "premises_address": "杭州市上城
 MEDICAL = {"institution_name": "示例康复医院", "institution_type": "hospital", "beds": 120,
            "address": "杭州市拱墅区湖墅南路1号"}
 ALLOWANCE = {"household_head": "王五", "village": "示例村", "household_size": 3, "monthly_income_per_person": 420.0}
+CONSTRUCTION = {"project_name": "示例住宅小区一期1号楼", "site_address": "杭州市西湖区三墩镇",
+                "planning_permit_no": "建字第330100202600031号", "contractor_name": "示例建设集团有限公司",
+                "contract_price": 8600.0, "floor_area_sqm": 52000, "construction_days": 720}
+
 
 def row_counts(ow: OneWindow) -> tuple[int, ...]:
     """Counts of the rows a refused request must leave untouched."""

@@ -8,7 +8,7 @@ from engine import services
 from engine.catalog import PROCESSES_DIR, catalogue_paths, read_item
 from engine.forms import FormRegistry
 from engine.services.bundles import read_bundle
-from tests.patterns.helpers import accepted
+from tests.patterns.helpers import CONSTRUCTION, accepted, complete_only, opinions
 
 RENEWAL = {"licence_no": "JY13301000009", "licence_type": "食品经营许可证", "licence_expires_on": "2030-06-30"}
 
@@ -47,3 +47,42 @@ def test_an_undecided_renewal_is_deemed_renewed_when_the_licence_expires(ow, clo
     assert [f.get("event") for f in fired] == ["deemed_renewed"]
     detail = services.case_detail(ow, case_no)
     assert (detail["status"], detail["result"], detail["open_tasks"]) == ("DECIDED", "deemed_renewed", [])
+
+
+# DOMAIN.md §7: the demo catalogue's items, each with its pattern.
+SECTION_7 = {"company-registration": "instant", "food-business": "serial", "building-planning": "joint",
+             "construction-permit": "joint", "pollutant-discharge": "serial", "outdoor-ad": "serial",
+             "medical-institution": "report-up", "min-living-allowance": "proxy", "licence-renewal": "serial"}
+
+
+def test_every_item_of_the_domain_catalogue_is_there_with_its_pattern():
+    items = {m["code"]: m for m in (read_item(path).manifest for path in catalogue_paths())}
+    assert {code: items[code].get("pattern", "serial") for code in SECTION_7 if code in items} == SECTION_7
+    # The limits §7 gives: the permit's own 7 days (建筑法 art. 8) and the planning permit's 20 working days.
+    assert [items["construction-permit"][k] for k in ("statutory_limit", "promised_limit")] == ["7d", "3wd"]
+    assert items["building-planning"]["statutory_limit"] == "20wd"
+
+
+def test_a_construction_permit_is_reviewed_jointly_then_issued_by_the_housing_bureau(ow):
+    case_no = accepted(ow, "construction-permit", CONSTRUCTION)
+    clocks = {c["kind"]: (c["budget"], c["unit"]) for c in services.case_detail(ow, case_no)["clocks"]
+              if c["kind"] in ("statutory", "promised")}
+    assert clocks == {"statutory": (7, "d"), "promised": (3, "wd")}
+    for reviewer in ("housing_reviewer", "reviewer1"):
+        assert [t["bpmn_id"] for t in services.inbox(ow, reviewer)] == ["joint_review"]
+        assert complete_only(ow, reviewer, "joint_review", {"decision": "agree", "opinion": "同意"}) == "IN_REVIEW"
+    assert complete_only(ow, "housing_reviewer", "decide", {"decision": "approve", "opinion": "准予核发",
+                                                            "certificate_no": "330100202603100101"}) == "DECIDED"
+    assert services.case_detail(ow, case_no)["result"] == "approved"
+    assert opinions(ow, case_no) == [("joint_review", "city-housing", "agree"), ("joint_review", "city-urban", "agree"),
+                                     ("decide", "city-housing", "approve")]
+    assert services.verify_history(ow, case_no)["problems"] == []
+
+
+def test_the_urban_management_bureau_refusing_the_waste_disposal_refuses_the_permit(ow):
+    case_no = accepted(ow, "construction-permit", CONSTRUCTION)
+    assert complete_only(ow, "reviewer1", "joint_review", {"decision": "refuse", "opinion": "建筑垃圾处置方案不可行"}) \
+        == "DECIDED"
+    detail = services.case_detail(ow, case_no)
+    assert (detail["result"], detail["open_tasks"]) == ("refused", [])
+    assert services.inbox(ow, "housing_reviewer") == []

@@ -1,9 +1,12 @@
 """Parallel / joint approval (并联): departments review at once from their own inboxes; one refusal refuses."""
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from engine import services
+from engine.catalog import PROCESSES_DIR, read_item
 from engine.errors import Forbidden
 from tests.patterns.helpers import PLANNING, accepted, complete_only, only_task, opinions, row_counts
 
@@ -46,6 +49,12 @@ def test_a_department_not_in_the_item_cannot_review_and_nothing_changes(ow):
     assert row_counts(ow) == before
 
 
-def test_joint_items_default_to_the_45_working_day_limit(ow):
+def test_joint_items_default_to_the_45_working_day_limit_unless_the_item_has_its_own(ow, tmp_path):
+    for name in ("building-planning.item.toml", "building-planning.bpmn"):
+        shutil.copy(PROCESSES_DIR / name, tmp_path / name)
+    manifest = tmp_path / "building-planning.item.toml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('statutory_limit = "20wd"\n', ""), encoding="utf-8")
+    assert read_item(manifest).manifest["statutory_limit"] == "45wd"
+    # The planning permit has its own 20 working days (DOMAIN §7), which the guide publishes.
     item = next(i for i in services.list_items(ow) if i["code"] == "building-planning")
-    assert item["statutory_limit"] == "45wd"
+    assert item["statutory_limit"] == "20wd"

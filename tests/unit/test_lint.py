@@ -130,6 +130,8 @@ RULES = [
     ("receive-task-without-message", '<bpmn:receiveTask id="rt"/>', "", "rt", "error"),
     ("receive-task-without-message", '<bpmn:receiveTask id="rt" messageRef="nowhere"/>', "", "rt", "error"),
     ("business-rule-without-decision", '<bpmn:businessRuleTask id="br"/>', "", "br", "error"),
+    ("call-activity-without-process", '<bpmn:callActivity id="up"/>', "", "up", "error"),
+    ("call-activity-without-process", '<bpmn:callActivity id="up" calledElement="  "/>', "", "up", "error"),
     ("unsupported-feel", '<bpmn:exclusiveGateway id="g"/><bpmn:task id="a"/><bpmn:sequenceFlow id="f" sourceRef="g" '
      'targetRef="a"><bpmn:conditionExpression language="FEEL">x &gt; 1</bpmn:conditionExpression>'
      '</bpmn:sequenceFlow>', "", "f", "error"),
@@ -206,9 +208,10 @@ def test_data_store_with_an_implementation_passes(monkeypatch: pytest.MonkeyPatc
 def test_supported_task_variants_pass() -> None:
     body = ('<bpmn:receiveTask id="rt" messageRef="m"/><bpmn:businessRuleTask id="br" camunda:decisionRef="fee"/>'
             '<bpmn:businessRuleTask id="br2"><bpmn:extensionElements><spiffworkflow:calledDecisionId>fee'
-            '</spiffworkflow:calledDecisionId></bpmn:extensionElements></bpmn:businessRuleTask>')
+            '</spiffworkflow:calledDecisionId></bpmn:extensionElements></bpmn:businessRuleTask>'
+            '<bpmn:callActivity id="up" calledElement="province_review"/>')
     codes = {f.code for f in lint_tree(doc(body, '<bpmn:message id="m" name="paid"/>'), "t.bpmn")}
-    assert not codes & {"receive-task-without-message", "business-rule-without-decision"}
+    assert not codes & {"receive-task-without-message", "business-rule-without-decision", "call-activity-without-process"}
 
 
 @pytest.mark.parametrize("vendor", ["camunda", "activiti", "flowable"])
