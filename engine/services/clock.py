@@ -46,8 +46,7 @@ from engine.services.actors import Actor, resolve_actor
 from engine.services.casefile import authorise_case
 from engine.services.casework import CaseChange, find_case, task_meta
 from engine.services.intake import intake_task
-from engine.services.materials import _recipient as applicant_recipient  # notices go where materials' go
-from engine.services.materials import expire_deficiency
+from engine.services.materials import applicant_recipient, expire_deficiency
 from engine.services.proxy import acting_for_case
 from engine.services.workflow_steps import OUTCOME_STATUS
 from engine.store.models import (

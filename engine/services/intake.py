@@ -152,10 +152,8 @@ def issue_refusal_notice(session: Session, case: Case, username: str, reason: st
     """Record the refusal notice (不予受理告知) of a case rejected at intake and send it to the applicant:
     the reason (required), the legal basis, and the remedy with its time limits."""
     # Imported here: materials imports this module to accept cases.
-    from engine.services.materials import _recipient as applicant_recipient
+    from engine.services.materials import applicant_recipient
 
-    if not (reason or "").strip():
-        raise InvalidInput("a rejection at intake needs a reason", fields={"reject_reason": "required"})
     notice = {"reason": required_text(reason, "reject_reason", high=2000),
               "basis": (basis or "").strip()[:500] or REFUSAL_BASIS,
               "remedy_zh": REFUSAL_REMEDY["zh"], "remedy_en": REFUSAL_REMEDY["en"]}

@@ -84,7 +84,7 @@ def one_time_notice(ow: OneWindow, case_no: str, username: str, received: list[s
                                    load_settings(), rule="correction-expired", ladder="none").due_at
         reply_by = reply_due.isoformat() if reply_due else None
         names = "、".join(n["name"] + (f"（{n['reason']}）" if n.get("reason") else "") for n in notice)
-        session.add(Notification(case_id=case.id, kind="one_time_notice", recipient=_recipient(session, case),
+        session.add(Notification(case_id=case.id, kind="one_time_notice", recipient=applicant_recipient(session, case),
                                  created_at=now, respond_by=reply_due,
                                  body={"zh": f"办件 {case.case_no} 一次性告知：请补正以下材料：{names}",
                                        "en": f"Case {case.case_no}: please supply or correct: "
@@ -198,7 +198,8 @@ def _refuse_unlisted(materials: list[dict[str, Any]], names: list[str]) -> None:
                            fields={name: "not on the checklist" for name in unlisted})
 
 
-def _recipient(session: Session, case: Case) -> str:
+def applicant_recipient(session: Session, case: Case) -> str:
+    """Who receives the applicant's notices of a case."""
     # Notices go where the applicant reads them: their proxy agent when one handles the case, else their account.
     if case.proxy_agent_id is not None:
         return session.scalar(select(User.username).where(User.id == case.proxy_agent_id))
