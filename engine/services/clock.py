@@ -137,7 +137,7 @@ def import_calendar(ow: OneWindow, text: str, source_name: str, username: str) -
                 "to": row.due_at.isoformat(), "provisional": row.provisional})
         for case_id, clocks in changes.items():
             case = _lock_case(session, case_id)
-            _note(session, case, "deadline_recomputed", username, now,
+            note_event(session, case, "deadline_recomputed", username, now,
                   {"calendar_version": cal.version, "notice_year": notice.year, "source": notice.source,
                    "clocks": clocks})
         return {"year": notice.year, "source": notice.source, "calendar_version": cal.version,
@@ -166,13 +166,13 @@ def suspend(ow: OneWindow, case_no: str, username: str, procedure: str, reason: 
         pause = _pause(session, case, "special_procedure", procedure, reason, username, now, expected_days)
         case.status = "SUSPENDED"
         # Art. 45: the applicant is told in writing how long the procedure is expected to take.
-        _notify(session, case, None, "special_procedure_notice", [applicant_recipient(session, case)], now, {
+        notify(session, case, None, "special_procedure_notice", [applicant_recipient(session, case)], now, {
             "zh": f"您的办件 {case.case_no} 进入特别程序（{procedure}），所需时间不计入办理时限"
                   + (f"，预计 {expected_days} 个工作日。" if expected_days else "。"),
             "en": f"Case {case.case_no} entered a special procedure ({procedure}); it does not count against the "
                   "time limit" + (f", expected {expected_days} working days." if expected_days else "."),
             "reason": reason})
-        _note(session, case, "clock_paused", username, now, _pause_payload(pause))
+        note_event(session, case, "clock_paused", username, now, _pause_payload(pause))
         return {"case_no": case_no, "status": case.status, "paused_on": pause.started_on.isoformat()}
 
 
@@ -213,14 +213,14 @@ def request_correction(ow: OneWindow, case_no: str, username: str, missing: list
         if reply is not None:
             reply_by = open_clock(session, case, "correction", reply, local_day(now), now, load_calendar(session),
                                   load_settings(), rule="correction-expired", ladder="none").due_at
-        _notify(session, case, None, "correction_notice", [applicant_recipient(session, case)], now, {
+        notify(session, case, None, "correction_notice", [applicant_recipient(session, case)], now, {
             "zh": f"办件 {case.case_no} 需补正以下材料：{'、'.join(missing)}；补正期间办理时限暂停计算。",
             "en": f"Case {case.case_no} needs these materials: {', '.join(missing)}; the time limit is paused "
                   "until they arrive.", "missing": missing, "reason": reason}, respond_by=reply_by)
-        _note(session, case, "correction_requested", username, now,
+        note_event(session, case, "correction_requested", username, now,
               {"phase": "review", "missing": missing, "reason": reason,
                "reply_by": reply_by.isoformat() if reply_by else None})
-        _note(session, case, "clock_paused", username, now, _pause_payload(pause))
+        note_event(session, case, "clock_paused", username, now, _pause_payload(pause))
         return {"case_no": case_no, "status": case.status, "reply_by": reply_by.isoformat() if reply_by else None}
 
 
@@ -241,7 +241,7 @@ def receive_correction(ow: OneWindow, case_no: str, username: str, note: str = "
             raise Conflict(f"case {case_no} is not waiting for materials asked for during review")
         for row in _open_rows(session, case, kinds={"correction"}):
             close_clock(row, now)
-        _note(session, case, "correction_received", username, now, {"phase": "review", "note": note}, acting_for)
+        note_event(session, case, "correction_received", username, now, {"phase": "review", "note": note}, acting_for)
         result = _resume(session, case, pause, username, now, note, acting_for)
         return {"case_no": case_no, "status": case.status, **result}
 
@@ -281,11 +281,11 @@ def grant_extension(ow: OneWindow, session: Session, actor: Actor, case: Case, d
             row.calendar_version = cal.version
             rewind(cal, row, settings, now)
     clocks = [{"kind": r.kind, "due_at": r.due_at.isoformat(), "provisional": r.provisional} for r in rows]
-    _notify(session, case, None, "extension_notice", [applicant_recipient(session, case)], now, {
+    notify(session, case, None, "extension_notice", [applicant_recipient(session, case)], now, {
         "zh": f"您的办件 {case.case_no} 经批准延期 {days} 个工作日。理由：{reason}",
         "en": f"Case {case.case_no} was extended by {days} working days. Reason: {reason}",
         "days": days, "reason": reason, "clocks": clocks})
-    _note(session, case, "extension_granted", actor.username, now,
+    note_event(session, case, "extension_granted", actor.username, now,
           {"days": days, "reason": reason, "total_extended": granted + days, "cap": cap, "clocks": clocks})
     return {"case_no": case_no, "days": days, "total_extended": granted + days, "clocks": clocks}
 
@@ -404,13 +404,13 @@ def _fire_ladder(session: Session, case: Case, row: Deadline, now: datetime, cal
                        "notice; escalated for rectification and accountability.", "escalated_to": level}
         row.stage, row.next_fire_at = "red", None
     for kind, people in recipients.items():
-        _notify(session, case, row, kind, people, now, body, respond_by=respond_by)
+        notify(session, case, row, kind, people, now, body, respond_by=respond_by)
     raise_card(items, CARD_OF_STAGE[row.stage])
     event = {"warned": "warning_issued", "yellow": "yellow_card_issued", "red": "red_card_issued"}[row.stage]
     payload = {"deadline_id": row.id, "clock": row.kind, "bpmn_id": row.bpmn_id, "due_at": row.due_at.isoformat(),
                "recipients": sorted({p for people in recipients.values() for p in people}),
                "respond_by": respond_by.isoformat() if respond_by else None}
-    _note(session, case, event, SYSTEM, now, payload)
+    note_event(session, case, event, SYSTEM, now, payload)
     return {"case_no": case.case_no, "event": event, **payload}
 
 
@@ -562,7 +562,7 @@ def _resume(session: Session, case: Case, pause: ClockPause, username: str, now:
         case.status = pause.previous_status
     clocks = [{"kind": r.kind, "bpmn_id": r.bpmn_id, "due_at": r.due_at.isoformat(), "provisional": r.provisional}
               for r in _open_rows(session, case, CASE_KINDS)]
-    _note(session, case, "clock_resumed", username, now,
+    note_event(session, case, "clock_resumed", username, now,
           {"kind": pause.kind, "name": pause.name, "reason": reason, "paused_days": pause.paused_days,
            "clocks": clocks}, acting_for)
     return {"paused_days": pause.paused_days, "clocks": clocks}
@@ -580,8 +580,8 @@ def _show_step_due(session: Session, row: Deadline) -> None:
             set_item_due(item, row.due_at)
 
 
-def _note(session: Session, case: Case, type_: str, actor: str, now: datetime, payload: dict[str, Any],
-          acting_for: str | None = None) -> None:
+def note_event(session: Session, case: Case, type_: str, actor: str, now: datetime, payload: dict[str, Any],
+               acting_for: str | None = None) -> None:
     """Append a clock event that leaves the workflow state as it is (its hash is the current state's)."""
     memo = session.info.setdefault("clock_state_hashes", {})
     known = memo.get(case.id)
@@ -590,8 +590,9 @@ def _note(session: Session, case: Case, type_: str, actor: str, now: datetime, p
     append_event(session, case, type_, actor, payload, now, known[1], acting_for)
 
 
-def _notify(session: Session, case: Case, row: Deadline | None, kind: str, recipients: list[str], now: datetime,
-            body: dict[str, Any], respond_by: datetime | None = None) -> None:
+def notify(session: Session, case: Case, row: Deadline | None, kind: str, recipients: list[str], now: datetime,
+           body: dict[str, Any], respond_by: datetime | None = None) -> None:
+    """One notification row per recipient (the clock's `row`, when a deadline prompted it)."""
     for recipient in recipients:
         session.add(Notification(case_id=case.id, deadline_id=row.id if row is not None else None, kind=kind,
                                  recipient=recipient, body=body, created_at=now, respond_by=respond_by))

@@ -12,15 +12,13 @@ from engine.bootstrap import OneWindow
 from engine.clock.ladder import CASE_KINDS
 from engine.clock.limits import case_limits
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
-from engine.history import append_event
-from engine.runtime import state_hash
 from engine.services import clock as clock_service
 from engine.services.actors import Actor, resolve_actor
 from engine.services.casefile import visible_case
 from engine.services.casework import case_and_item
 from engine.services.reasons import required_text
 from engine.services.workflow_steps import FINAL_STATUSES, open_work_item
-from engine.store.models import Case, Deadline, Notification, ProcessVersion, User, UserGroup
+from engine.store.models import Case, Deadline, ProcessVersion, User, UserGroup
 from engine.store.requests_models import ExtensionRequest
 from engine.store.uow import reading, writing
 
@@ -57,10 +55,10 @@ def request_extension(ow: OneWindow, task_id: str, username: str, days: int, rea
                                requested_at=now, decision_reason="")
         session.add(row)
         session.flush()
-        _note(session, case, "extension_requested", username, now,
-              {"request_id": row.id, "days": days, "reason": reason, "task_id": task_id, "bpmn_id": item.bpmn_id},
-              acting_for)
-        _notify(session, case, _heads(session, case), "extension_request", now, {
+        clock_service.note_event(session, case, "extension_requested", username, now,
+                                 {"request_id": row.id, "days": days, "reason": reason, "task_id": task_id,
+                                  "bpmn_id": item.bpmn_id}, acting_for)
+        clock_service.notify(session, case, None, "extension_request", _heads(session, case), now, {
             "zh": f"办件 {case.case_no} 申请延期 {days} 个工作日，待您审批。理由：{reason}",
             "en": f"Case {case.case_no}: an extension of {days} working days awaits your decision. Reason: {reason}",
             "request_id": row.id, "days": days, "reason": reason})
@@ -81,8 +79,8 @@ def approve(ow: OneWindow, request_id: int, username: str) -> dict[str, Any]:
         granted = clock_service.grant_extension(ow, session, actor, case, row.days, row.reason)
         now = ow.clock.now()
         row.status, row.decided_by, row.decided_at = APPROVED, username, now
-        _note(session, case, "extension_request_approved", username, now,
-              {"request_id": row.id, "days": row.days, "total_extended": granted["total_extended"]})
+        clock_service.note_event(session, case, "extension_request_approved", username, now,
+                                 {"request_id": row.id, "days": row.days, "total_extended": granted["total_extended"]})
         _tell_requester(session, case, row, now)
         return _view(row, case.case_no)
 
@@ -98,7 +96,8 @@ def decline(ow: OneWindow, request_id: int, username: str, reason: str) -> dict[
                            code="extension_request_decided")
         now = ow.clock.now()
         row.status, row.decided_by, row.decided_at, row.decision_reason = DECLINED, username, now, reason
-        _note(session, case, "extension_request_declined", username, now, {"request_id": row.id, "reason": reason})
+        clock_service.note_event(session, case, "extension_request_declined", username, now,
+                                 {"request_id": row.id, "reason": reason})
         _tell_requester(session, case, row, now)
         return _view(row, case.case_no)
 
@@ -170,21 +169,10 @@ def _heads(session: Session, case: Case) -> list[str]:
 def _tell_requester(session: Session, case: Case, row: ExtensionRequest, now: datetime) -> None:
     zh, en = ("已批准", "approved") if row.status == APPROVED else (f"未获批准。理由：{row.decision_reason}",
                                                                   f"declined. Reason: {row.decision_reason}")
-    _notify(session, case, [row.requested_by], "extension_request_decided", now, {
+    clock_service.notify(session, case, None, "extension_request_decided", [row.requested_by], now, {
         "zh": f"办件 {case.case_no} 的延期申请（{row.days} 个工作日）{zh}",
         "en": f"The extension request of case {case.case_no} ({row.days} working days) was {en}",
         "request_id": row.id, "status": row.status, "decision_reason": row.decision_reason})
-
-
-def _note(session: Session, case: Case, type_: str, actor: str, now: datetime, payload: dict[str, Any],
-          acting_for: str | None = None) -> None:
-    """Append an event that leaves the workflow as it is (its state hash is the current state's)."""
-    append_event(session, case, type_, actor, payload, now, state_hash(case.state_json), acting_for)
-
-
-def _notify(session: Session, case: Case, recipients: list[str], kind: str, now: datetime, body: dict[str, Any]) -> None:
-    for recipient in recipients:
-        session.add(Notification(case_id=case.id, kind=kind, recipient=recipient, body=body, created_at=now))
 
 
 def _view(row: ExtensionRequest, case_no: str) -> dict[str, Any]:
