@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import func, inspect, select
+from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.expression_lint import expression_findings
@@ -29,7 +29,7 @@ from engine.calls import (
     resolve_callees,
     stamp_departments,
 )
-from engine.clock.limits import DEFAULT_STATUTORY
+from engine.clock.limits import DEFAULT_STATUTORY, VARIANT_KEYS, with_variant
 from engine.errors import Finding, InvalidInput, NotFound
 from engine.forms import FormRegistry
 from engine.runtime import SERIALIZER_VERSION, SPIFFWORKFLOW_VERSION, spec_to_json
@@ -52,6 +52,8 @@ TEXT_KEYS = {"code", "catalogue_code", "implementation_code", "name", "name_en",
              "process_id", "bpmn", "application_form"}
 LIST_KEYS = {"legal_basis": str, "conditions": str, "departments": str, "materials": dict, "fees": dict}
 LIMIT_KEYS = ("statutory_limit", "promised_limit", "extension_limit", "correction_reply_limit")
+VARIANTS_SHAPE = ('[limit_variants] with field = "<application field>", then [limit_variants.values.<value>] with '
+                  'statutory_limit and/or promised_limit')
 # What a published item version records about the called processes it embeds (not part of the designer's file).
 PINNED_CALLS = "called_processes"
 
@@ -236,6 +238,8 @@ def _item_findings(item: ItemFiles, forms: FormRegistry) -> list[Finding]:
     if m["application_form"] not in forms.keys():
         found.append(Finding("unknown-form-key", f"application_form '{m['application_form']}' has no forms/*.json",
                              src, line("application_form"), hint=f"add forms/{m['application_form']}.json"))
+    elif "limit_variants" in m:
+        found += _variant_findings(m, src, text, forms)
     for i, mat in enumerate(m["materials"]):
         if not mat.get("name") or not isinstance(mat.get("required"), bool):
             found.append(Finding("manifest-material", f"materials[{i}] needs a name and required = true/false", src,
@@ -264,6 +268,56 @@ def _limit_findings(m: dict[str, Any], src: str, text: str) -> list[Finding]:
         found.append(Finding("promised-over-statutory", f"promised limit {m['promised_limit']} exceeds statutory "
                              f"limit {m['statutory_limit']}", src, toml_line(text, "promised_limit"),
                              hint="the promise (承诺时限) may only shorten the statutory limit"))
+    return found
+
+
+def _variant_findings(m: dict[str, Any], src: str, text: str, forms: FormRegistry) -> list[Finding]:
+    """The `[limit_variants]` table: a choice field of the application form, and valid limits for its values."""
+    table = m["limit_variants"]
+
+    def refuse(message: str, where: str = "limit_variants", key: str | None = None,
+               code: str = "manifest-limit-variants", hint: str = VARIANTS_SHAPE) -> list[Finding]:
+        line = toml_line(text, key, where) or toml_line(text, None, "limit_variants") or toml_line(text, "limit_variants")
+        return [Finding(code, message, src, line, hint=hint)]
+
+    if not isinstance(table, dict) or set(table) != {"field", "values"} or not isinstance(table["field"], str) \
+            or not isinstance(table["values"], dict) or not table["values"]:
+        found = f" (it has {', '.join(sorted(table)) or 'no keys'})" if isinstance(table, dict) else ""
+        return refuse("limit_variants must be a table of field (an application field) and values (the limits of at "
+                      f"least one of its values){found}")
+    field, form = table["field"], m["application_form"]
+    try:
+        choices = forms.schema(form).get("properties", {}).get(field, {}).get("enum")
+    except (InvalidInput, ValueError) as exc:  # a form that is not JSON (Schema) cannot say which values it takes
+        return refuse(f"limit_variants.field cannot be checked against forms/{form}.json: {exc}", key="field",
+                      hint=f"repair forms/{form}.json")
+    if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+        return refuse(f"limit_variants.field '{field}' is not a choice (enum of strings) of form '{form}'", key="field",
+                      hint=f"name a field of forms/{form}.json with an enum of values")
+    found = []
+    for value, limits in table["values"].items():
+        where = f"limit_variants.values.{value}"
+        if value not in choices:
+            found += refuse(f"{where}: '{value}' is not a value of {field} (one of {choices})", where)
+            continue
+        if not isinstance(limits, dict) or not limits or not set(limits) <= set(VARIANT_KEYS):
+            found += refuse(f"{where} may set only {' and '.join(VARIANT_KEYS)}", where)
+            continue
+        for key, limit in limits.items():
+            try:
+                parse_limit(limit)
+            except ValueError as exc:
+                found += refuse(f"{where}.{key}: {exc}", where, key, "manifest-limit", "e.g. 20wd or 45d")
+        # A variant's cases run on its own limits over the item's: its promise is compared with its statutory limit.
+        resolved = with_variant(m, {field: value})
+        try:
+            over = limit_exceeds(resolved["promised_limit"], resolved["statutory_limit"])
+        except ValueError:  # a malformed limit already has its finding, here or at the top of the manifest
+            over = False
+        if over:
+            found += refuse(f"{where}: promised limit {resolved['promised_limit']} exceeds statutory limit "
+                            f"{resolved['statutory_limit']}", where, "promised_limit", "promised-over-statutory",
+                            "the promise (承诺时限) may only shorten the statutory limit")
     return found
 
 
@@ -414,11 +468,14 @@ def latest_entry(session: Session, kind: str, code: str) -> CatalogueEntry | Non
                           .order_by(CatalogueEntry.version.desc()).limit(1))
 
 
+# Built once: applying for an item reads its newest version, and building this select cost more than running it.
+_LATEST_VERSION = (select(ProcessVersion).where(ProcessVersion.item_code == bindparam("code"))
+                   .order_by(ProcessVersion.version.desc()).limit(1))
+
+
 def latest_version(session: Session, item_code: str, required: bool = True) -> ProcessVersion | None:
     """The newest published version of an item."""
-    newest = (select(func.max(ProcessVersion.version)).where(ProcessVersion.item_code == item_code)).scalar_subquery()
-    version = session.scalar(select(ProcessVersion).where(ProcessVersion.item_code == item_code,
-                                                          ProcessVersion.version == newest))
+    version = session.scalar(_LATEST_VERSION, {"code": item_code})
     if version is None and required:
         raise NotFound(f"no item '{item_code}' in the catalogue")
     return version

@@ -13,7 +13,7 @@ from uuid import UUID
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from engine.clock.calendar import SHANGHAI, WorkingCalendar
@@ -30,14 +30,21 @@ from engine.clock.limits import INTAKE_LIMIT, Budget, case_limits, parse_budget,
 from engine.clock.settings import ClockSettings, load_settings
 from engine.clock.store import load_calendar
 from engine.clock.timers import arm_timers, timer_budget, waiting_timers
-from engine.store.models import Case, Deadline, ProcessVersion, WorkItem
+from engine.store.models import Case, Deadline, ProcessVersion, WorkItem, WorkItemGroup
+from engine.store.writes import insert_row, write_through
 
 FINAL_STATUSES = frozenset({"DECIDED", "REJECTED_AT_INTAKE", "WITHDRAWN", "DELIVERED", "CLOSED"})
 # arm_timers is re-exported: callers that save a workflow (casework, replay) take timers from here.
 __all__ = ["arm_timers", "clock_view", "close_clock", "open_clock", "raise_card", "set_item_due", "sync_case_clocks",
            "task_by_id", "waiting_timers"]
 _OPEN_CLOCKS = select(Deadline).where(Deadline.case_id == bindparam("case_id"), Deadline.is_open.is_(True))
-_OPEN_ITEMS = select(WorkItem).where(WorkItem.case_id == bindparam("case_id"), WorkItem.is_open.is_(True))
+_MANIFEST = select(ProcessVersion.manifest).where(ProcessVersion.id == bindparam("id"))
+_WI, _WIG = WorkItem.__table__, WorkItemGroup.__table__
+_OPEN_ITEM_DUES = select(_WI.c.id, _WI.c.task_id, _WI.c.due_at, _WI.c.card_level).where(
+    _WI.c.case_id == bindparam("case_id"), _WI.c.is_open.is_(True))
+_SET_ITEM_DUE = update(_WI).where(_WI.c.id == bindparam("_item")).values(due_at=bindparam("due"))
+_SET_GROUPS_DUE = update(_WIG).where(_WIG.c.work_item_id == bindparam("_item")).values(due_key=bindparam("key"))
+_SET_ITEM_CARD = update(_WI).where(_WI.c.id == bindparam("_item")).values(card_level=bindparam("card"))
 
 
 def open_clock(session: Session, case: Case, kind: str, budget: Budget, started_on: date, now: datetime,
@@ -52,8 +59,7 @@ def open_clock(session: Session, case: Case, kind: str, budget: Budget, started_
     else:
         row.due_at, row.provisional = due_at or now + timedelta(hours=budget.amount), False
     row.next_fire_at = next_fire(cal, row, settings)
-    session.add(row)
-    return row
+    return insert_row(session, row)
 
 
 def close_clock(row: Deadline, now: datetime) -> None:
@@ -64,6 +70,13 @@ def close_clock(row: Deadline, now: datetime) -> None:
 def sync_case_clocks(session: Session, case: Case, wf: BpmnWorkflow, now: datetime) -> None:
     """Open and close the case's clocks to match its status and the workflow's waiting tasks."""
     rows = session.scalars(_OPEN_CLOCKS, {"case_id": case.id}).all()
+    _sync_rows(session, case, wf, rows, now)
+    # Each changed clock goes out as one statement now, not through the flush (see engine/store/writes.py).
+    for row in rows:
+        write_through(session, row)
+
+
+def _sync_rows(session: Session, case: Case, wf: BpmnWorkflow, rows: list[Deadline], now: datetime) -> None:
     if case.status in FINAL_STATUSES:
         for row in rows:
             close_clock(row, now)
@@ -75,7 +88,7 @@ def sync_case_clocks(session: Session, case: Case, wf: BpmnWorkflow, now: dateti
     def item_manifest() -> dict[str, Any]:
         nonlocal manifest
         if manifest is None:
-            manifest = session.scalar(select(ProcessVersion.manifest).where(ProcessVersion.id == case.process_version_id))
+            manifest = session.scalar(_MANIFEST, {"id": case.process_version_id})
         return manifest
 
     today = local_day(now)
@@ -87,7 +100,7 @@ def sync_case_clocks(session: Session, case: Case, wf: BpmnWorkflow, now: dateti
         open_clock(session, case, "intake", parse_budget(INTAKE_LIMIT), today, now, cal, settings,
                    rule="deemed-acceptance", ladder="none")
     if case.accepted_at is not None and not kinds & CASE_KINDS:
-        limits = case_limits(item_manifest())
+        limits = case_limits(item_manifest(), application=case.form_data)
         for kind, budget in (("statutory", limits.statutory), ("promised", limits.promised)):
             open_clock(session, case, kind, budget, local_day(case.accepted_at), now, cal, settings)
     _sync_steps(session, case, wf, rows, now, cal, settings)
@@ -139,12 +152,17 @@ def _sync_steps(session: Session, case: Case, wf: BpmnWorkflow, rows: list[Deadl
                     key=CARD_RANK.__getitem__, default="none")
     if case_card == "none" and not any(row.is_open for row in steps.values()):
         return  # no step due to show and no card to raise: the work items stay as projected
-    for item in session.scalars(_OPEN_ITEMS, {"case_id": case.id}):
+    from engine.services.casework import due_key  # the inbox sort key belongs to the projection
+
+    # Core statements, as for the rest of the projection: every step of a clocked item passes here.
+    connection = session.connection()
+    for item in connection.execute(_OPEN_ITEM_DUES, {"case_id": case.id}).all():
         row = steps.get(item.task_id)
         if row is not None and row.is_open and item.due_at != row.due_at:
-            set_item_due(item, row.due_at)
+            connection.execute(_SET_ITEM_DUE, {"_item": item.id, "due": row.due_at})
+            connection.execute(_SET_GROUPS_DUE, {"_item": item.id, "key": due_key(row.due_at)})
         if CARD_RANK[case_card] > CARD_RANK[item.card_level]:
-            item.card_level = case_card
+            connection.execute(_SET_ITEM_CARD, {"_item": item.id, "card": case_card})
 
 
 def set_item_due(item: WorkItem, due_at: datetime | None) -> None:

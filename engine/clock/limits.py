@@ -2,10 +2,15 @@
 
 A budget is an amount and a unit: working days (`wd`, the legal default), calendar days (`d`, a period
 ending on a rest day moves to the next working day) or hours (`h`, wall-clock, for short internal steps).
+
+An item whose limits depend on the application names one field of its application form in a
+`[limit_variants]` table; each listed value of that field sets its own statutory and promised limits
+(`[limit_variants.values.<value>]`), and any other value keeps the item's own.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from engine.errors import InvalidInput
@@ -16,6 +21,8 @@ DEFAULT_STATUTORY = {"joint": "45wd", "ordinary": "20wd"}
 DEFAULT_EXTENSION = {"joint": "15wd", "ordinary": "10wd"}
 REPORT_UP_LEG = "20wd"
 INTAKE_LIMIT = "5wd"
+# What a limit variant may set: the extension cap and the correction reply limit stay the item's.
+VARIANT_KEYS = ("statutory_limit", "promised_limit")
 
 
 class Budget(NamedTuple):
@@ -48,8 +55,22 @@ class CaseLimits(NamedTuple):
     correction_reply: Budget | None
 
 
-def case_limits(manifest: dict[str, Any]) -> CaseLimits:
-    """Statutory and promised limits, the extension cap and the correction reply limit of an item."""
+def with_variant(manifest: dict[str, Any], application: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The manifest with the limits its `limit_variants` table sets for the application's value of its field."""
+    table = manifest.get("limit_variants")
+    value = None if not table or application is None else application.get(table["field"])
+    # Forms are read live, not published with the item: a value the variants cannot name keeps the item's limits.
+    if not isinstance(value, str):
+        return manifest
+    return {**manifest, **table["values"].get(value, {})}
+
+
+def case_limits(manifest: dict[str, Any], *, application: Mapping[str, Any] | None = None) -> CaseLimits:
+    """Statutory and promised limits, the extension cap and the correction reply limit of an item's case.
+
+    `application` is the case's form data: without it an item with limit variants gives its own limits.
+    """
+    manifest = with_variant(manifest, application)
     pattern = _pattern(manifest)
     statutory = parse_budget(manifest.get("statutory_limit") or DEFAULT_STATUTORY[pattern])
     promised = parse_budget(manifest.get("promised_limit") or manifest.get("statutory_limit")

@@ -4,7 +4,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, null, select, union_all
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from engine.errors import Forbidden, NotFound
@@ -41,24 +42,28 @@ class Actor:
 # Core statements built once and run on the session's connection: constructing a select on every request cost
 # as much as running it, and these plain reads need nothing of the ORM.
 _USER, _GROUP = User.__table__, UserGroup.__table__
-_USER_WITH_GROUPS = (
-    select(_USER.c.id, _USER.c.active, _USER.c.display_name, _USER.c.department_id, _GROUP.c.group_code)
-    .outerjoin(_GROUP, _GROUP.c.user_id == _USER.c.id).where(_USER.c.username == bindparam("username"))
+_HOLDER = _USER.alias("holder")
+_BACKUP = _USER.alias("backup")
+# One round trip: the user's own rows (one per group), then one row per absent holder they stand in for.
+_USER_WITH_GROUPS_AND_HOLDERS = union_all(
+    select(_USER.c.id, _USER.c.active, _USER.c.display_name, _USER.c.department_id, _GROUP.c.group_code,
+           null().label("holder"))
+    .outerjoin(_GROUP, _GROUP.c.user_id == _USER.c.id).where(_USER.c.username == bindparam("username")),
+    select(null(), null(), null(), null(), null(), _HOLDER.c.username)
+    .join(_BACKUP, _HOLDER.c.backup_user_id == _BACKUP.c.id)
+    .where(_BACKUP.c.username == bindparam("username"), _HOLDER.c.is_absent.is_(True), _HOLDER.c.active.is_(True)),
 )
-
-_ABSENT_HOLDERS = select(_USER.c.username).where(_USER.c.backup_user_id == bindparam("backup_id"),
-                                                 _USER.c.is_absent.is_(True), _USER.c.active.is_(True))
 
 
 def resolve_actor(session: Session, username: str) -> Actor:
-    """Load a user with their groups (one query) and the departments they cover."""
-    connection = session.connection()
-    rows = connection.execute(_USER_WITH_GROUPS, {"username": username}).all()
-    if not rows or not rows[0].active:
+    """Load a user with their groups, whom they stand in for and the departments they cover (one query)."""
+    rows = session.connection().execute(_USER_WITH_GROUPS_AND_HOLDERS, {"username": username}).all()
+    own = [r for r in rows if r.holder is None]
+    if not own or not own[0].active:
         raise NotFound(f"no active user '{username}'")
-    user_id, _, display_name, department_id, _ = rows[0]
-    groups = frozenset(r.group_code for r in rows if r.group_code)
-    covers_for = frozenset(connection.execute(_ABSENT_HOLDERS, {"backup_id": user_id}).scalars())
+    user_id, _, display_name, department_id, _, _ = own[0]
+    groups = frozenset(r.group_code for r in own if r.group_code)
+    covers_for = frozenset(r.holder for r in rows if r.holder is not None)
     return Actor(user_id, username, display_name, groups, department_id, _departments_below(session, department_id),
                   covers_for)
 
@@ -66,13 +71,13 @@ def resolve_actor(session: Session, username: str) -> Actor:
 # The department tree changes a few times a year; re-reading it on every request cost a fifth of a
 # completion's time. Cached per database for a minute, so a reorganisation shows up everywhere within that.
 _TREE_TTL_SECONDS = 60.0
-_tree_cache: dict[str, tuple[float, dict[int | None, list[int]]]] = {}
+_tree_cache: dict[URL, tuple[float, dict[int | None, list[int]]]] = {}
 
 
 def _departments_below(session: Session, department_id: int | None) -> frozenset[int]:
     if department_id is None:
         return frozenset()
-    key = str(session.get_bind().url)
+    key = session.get_bind().url
     cached = _tree_cache.get(key)
     if cached is None or time.monotonic() - cached[0] > _TREE_TTL_SECONDS:
         children: dict[int | None, list[int]] = {}

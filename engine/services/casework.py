@@ -7,8 +7,9 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.bootstrap import OneWindow
 from engine.clock.deadlines import sync_case_clocks
@@ -25,6 +26,7 @@ from engine.runtime import (
     state_hash,
 )
 from engine.store.models import Case, Department, ProcessVersion, WorkItem, WorkItemGroup
+from engine.store.writes import write_through
 
 
 def spec_bundle(ow: OneWindow, session: Session, version_id: int) -> SpecBundle:
@@ -43,7 +45,6 @@ def find_case(session: Session, case_no: str) -> Case:
 
 _CASE_AND_ITEM = (select(Case, WorkItem).join(WorkItem, WorkItem.case_id == Case.id)
                   .where(WorkItem.task_id == bindparam("task_id")))
-_OPEN_ITEMS = select(WorkItem).where(WorkItem.case_id == bindparam("case_id"), WorkItem.is_open.is_(True))
 
 
 def case_of_task(session: Session, task_id: str) -> Case:
@@ -77,6 +78,7 @@ class CaseChange:
         state = dump_state(self.wf)
         self.case.state_json = state
         append_event(self.session, self.case, type_, actor, payload, now, state_hash(state), acting_for)
+        write_through(self.session, self.case)
         project_work_items(self.session, self.case, self.wf, now, closed_by=actor)
         sync_case_clocks(self.session, self.case, self.wf, now)
 
@@ -97,26 +99,42 @@ def task_meta(task: Task) -> dict[str, Any]:
     }
 
 
-_INSERT_ITEM = insert(WorkItem.__table__)
+_WI = WorkItem.__table__
+_INSERT_ITEM = insert(_WI)
 _INSERT_GROUPS = insert(WorkItemGroup.__table__)
+_OPEN_ITEMS = select(_WI.c.id, _WI.c.task_id, _WI.c.assignee).where(_WI.c.case_id == bindparam("case_id"),
+                                                                    _WI.c.is_open.is_(True))
+_CLOSE_ITEMS = (update(_WI).where(_WI.c.id.in_(bindparam("ids", expanding=True)))
+                .values(is_open=False, closed_at=bindparam("at"), closed_by=bindparam("by")))
 
 
 def project_work_items(session: Session, case: Case, wf: BpmnWorkflow, now: datetime, closed_by: str | None) -> None:
     """Make the case's open work items match the workflow's READY manual tasks."""
-    # Nothing pending affects which items are open, so skip the autoflush: one flush at commit writes it all.
-    with session.no_autoflush:
-        open_items = {w.task_id: w for w in session.scalars(_OPEN_ITEMS, {"case_id": case.id})}
+    # Core statements throughout: work items are rows to open and close, and the unit of work's bookkeeping
+    # for them cost more than the statements (see engine/store/writes.py).
+    connection = session.connection()
+    open_items = {row.task_id: row for row in connection.execute(_OPEN_ITEMS, {"case_id": case.id})}
     ready = {str(t.id): t for t in ready_user_tasks(wf)}
-    gone = [w for tid, w in open_items.items() if tid not in ready]
-    for item in gone:
-        item.is_open, item.closed_at, item.closed_by = False, now, closed_by
-    # Claimed items have no group rows (claim removed them), so only unclaimed ones need the delete.
-    unclaimed = [w.id for w in gone if not w.assignee]
-    if unclaimed:
-        drop_group_rows(session, unclaimed)
+    gone = [row for tid, row in open_items.items() if tid not in ready]
+    if gone:
+        connection.execute(_CLOSE_ITEMS, {"ids": [row.id for row in gone], "at": now, "by": closed_by})
+        _closed_in_session(session, [row.id for row in gone], now, closed_by)
+        # Claimed items have no group rows (claim removed them), so only unclaimed ones need the delete.
+        unclaimed = [row.id for row in gone if not row.assignee]
+        if unclaimed:
+            drop_group_rows(session, unclaimed)
     for tid, task in ready.items():
         if tid not in open_items:
             _insert_item(session, case, tid, task, now)
+
+
+def _closed_in_session(session: Session, ids: list[int], now: datetime, closed_by: str | None) -> None:
+    # A work item already loaded in this transaction (the one being completed) must read as closed too.
+    for item_id in ids:
+        item = session.identity_map.get(session.identity_key(WorkItem, item_id))
+        if item is not None:
+            for key, value in (("is_open", False), ("closed_at", now), ("closed_by", closed_by)):
+                set_committed_value(item, key, value)
 
 
 def _insert_item(session: Session, case: Case, task_id: str, task: Task, now: datetime) -> None:
@@ -136,7 +154,12 @@ def _insert_item(session: Session, case: Case, task_id: str, task: Task, now: da
                                             for group in filter(None, meta["groups"])])
 
 
-_DEPARTMENT_ID = select(Department.id).where(Department.code == bindparam("code"))
+_DEPARTMENT_ID = select(Department.__table__.c.id).where(Department.__table__.c.code == bindparam("code"))
+
+
+def department_of(session: Session, code: str) -> int | None:
+    """The id of the department with `code`, if there is one."""
+    return session.connection().execute(_DEPARTMENT_ID, {"code": code}).scalar()
 
 
 def task_department(session: Session, case: Case, task: Task, meta: dict[str, Any]) -> int | None:
@@ -146,8 +169,7 @@ def task_department(session: Session, case: Case, task: Task, meta: dict[str, An
     code = props.get("department") or (task.data.get(props["department_from"]) if props.get("department_from") else None)
     if not code:
         return case.department_id
-    with session.no_autoflush:
-        department_id = session.scalar(_DEPARTMENT_ID, {"code": code})
+    department_id = department_of(session, code)
     if department_id is None:
         raise InvalidInput(f"task '{meta['name']}' of case {case.case_no} belongs to department '{code}', "
                            "which does not exist")

@@ -25,12 +25,20 @@ from engine.runtime import (
 )
 from engine.services.actors import Actor, resolve_actor
 from engine.services.casefile import authorise_case
-from engine.services.casework import CaseChange, find_case, project_work_items, spec_bundle, task_meta
+from engine.services.casework import (
+    CaseChange,
+    department_of,
+    find_case,
+    project_work_items,
+    spec_bundle,
+    task_meta,
+)
 from engine.services.proxy import mandated_applicant
 from engine.services.reasons import required_text
 from engine.services.workflow_steps import FINAL_STATUSES, complete_case_task
-from engine.store.models import Case, CaseEvent, Department, Notification
+from engine.store.models import Case, CaseEvent, Notification
 from engine.store.uow import writing
+from engine.store.writes import insert_row, write_through
 
 CHANNELS = {"online", "window", "proxy"}
 # A refusal at intake is a decision the applicant may challenge (行政许可法 art. 32: reasons given; art. 38 and
@@ -79,15 +87,14 @@ def open_case(ow: OneWindow, session: Session, actor: Actor, item_code: str, dat
     cleaned = ow.forms.clean(version.manifest["application_form"], data)
     # A joint item's departments drive its parallel review; they start with the case (and are in the event).
     start = {**cleaned, **({"departments": version.manifest["departments"]} if "departments" in version.manifest else {})}
-    department_id = session.scalar(select(Department.id).where(Department.code == version.manifest["department"]))
+    department_id = department_of(session, version.manifest["department"])
     case = Case(case_no=f"pending-{secrets.token_hex(8)}", lookup_code=f"{secrets.randbelow(10**6):06d}",
                 item_code=item_code, process_version_id=version.id, department_id=department_id,
                 applicant=applicant, applicant_user_id=applicant_user_id, proxy_agent_id=proxy_agent_id,
                 first_contact_id=actor.user_id if channel == "window" else None,
                 channel=channel, status="RECEIVED", form_data=cleaned, received_at=now, state_json="",
                 serializer_version=version.serializer_version)
-    session.add(case)
-    session.flush()
+    insert_row(session, case)
     # The number shows the day of receipt and a running id, the way centres print them on receipts.
     case.case_no = f"{now:%Y%m%d}{case.id:06d}"
     # The workflow starts once the case has its number: the application event's environment derives from it.
@@ -99,6 +106,7 @@ def open_case(ow: OneWindow, session: Session, actor: Actor, item_code: str, dat
                  {"item_code": item_code, "version": version.version, "channel": channel,
                   "applicant": applicant, "data": start, "environment": ENVIRONMENT_VERSION}, now, state_hash(state),
                  on_behalf_of)
+    write_through(session, case)
     project_work_items(session, case, wf, now, closed_by=None)
     sync_case_clocks(session, case, wf, now)
     return case

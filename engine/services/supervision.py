@@ -105,7 +105,7 @@ def _promised_due(session: Session, cal: WorkingCalendar, cases: list[Case], man
             rows[row.case_id] = row
     for case in cases:
         if case.id not in rows and case.accepted_at is not None:
-            budget = case_limits(manifests[case.process_version_id]).promised
+            budget = case_limits(manifests[case.process_version_id], application=case.form_data).promised
             row = Deadline(kind="promised", budget_days=budget.amount, budget_unit=budget.unit, extended_days=0,
                            paused_days=0, started_on=local_day(case.accepted_at), stage="running", is_open=False)
             row.due_at = calendar_due(cal, row).at if budget.unit != "h" else case.accepted_at + timedelta(hours=budget.amount)

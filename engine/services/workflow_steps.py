@@ -12,6 +12,7 @@ from engine.runtime import complete_task, end_outcome, ready_task
 from engine.services.actors import Actor
 from engine.services.casework import CaseChange, task_meta
 from engine.store.models import Case, Opinion, WorkItem
+from engine.store.writes import insert_row
 
 OUTCOME_STATUS = {"approved": "DECIDED", "refused": "DECIDED", "rejected_at_intake": "REJECTED_AT_INTAKE",
                   "withdrawn": "WITHDRAWN", "revoked": "REVOKED"}
@@ -79,7 +80,7 @@ def complete_case_task(ow: OneWindow, session: Session, case: Case, task_id: str
     with change.stepping(now):
         complete_task(change.wf, task, values)
     if "opinion" in cleaned or "decision" in cleaned:
-        session.add(Opinion(case_id=case.id, task_id=task_id, bpmn_id=meta["bpmn_id"],
+        insert_row(session, Opinion(case_id=case.id, task_id=task_id, bpmn_id=meta["bpmn_id"],
                             department_id=item.department_id, handler=actor.username,
                             decision=cleaned.get("decision"), text=str(cleaned.get("opinion", "")), at=now))
     if change.wf.is_completed():

@@ -1,0 +1,75 @@
+"""Limits that depend on the application: the pollutant discharge permit's management category (排污许可管理条例 §12)."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import services
+from engine.catalog import PROCESSES_DIR, read_item
+from engine.clock.limits import Budget, case_limits
+from engine.errors import InvalidInput
+from engine.store.models import Case, Deadline
+from engine.store.uow import reading
+
+SH = ZoneInfo("Asia/Shanghai")
+ITEM = "pollutant-discharge"
+PERMIT = {"facility_name": "示例化工有限公司", "address": "杭州市钱塘区江东大道1号", "industry": "化学原料和化学制品制造业"}
+
+
+def manifest() -> dict:
+    return read_item(PROCESSES_DIR / f"{ITEM}.item.toml").manifest
+
+
+def test_the_declared_category_picks_the_statutory_and_promised_limits():
+    m = manifest()
+    key = case_limits(m, application={**PERMIT, "management_class": "key"})
+    simplified = case_limits(m, application={**PERMIT, "management_class": "simplified"})
+    assert (key.statutory, key.promised) == (Budget(30, "d"), Budget(15, "wd"))
+    assert (simplified.statutory, simplified.promised) == (Budget(20, "d"), Budget(10, "wd"))
+    # The extension cap is the item's whatever the category.
+    assert key.extension_days == simplified.extension_days == 10
+
+
+@pytest.mark.parametrize("application", [None, {}, PERMIT, {"management_class": ["key"]}, {"management_class": "x"}])
+def test_without_a_listed_value_the_item_keeps_its_own_limits(application):
+    limits = case_limits(manifest(), application=application)
+    assert (limits.statutory, limits.promised) == (Budget(20, "d"), Budget(10, "wd"))
+
+
+def _due_day(ow, case_no: str, kind: str) -> tuple[int, str, str]:
+    with reading(ow.db) as session:
+        row = session.scalar(select(Deadline).join(Case, Case.id == Deadline.case_id)
+                             .where(Case.case_no == case_no, Deadline.kind == kind, Deadline.is_open.is_(True)))
+        return row.budget_days, row.budget_unit, row.due_at.astimezone(SH).date().isoformat()
+
+
+@pytest.mark.parametrize("category, statutory, promised", [
+    # Accepted Thu 2026-09-17. 20 days end on 10-07, inside the National Day holiday: the next working day 10-08.
+    # 10 working days count the make-up Sunday 09-20, skip Mid-autumn (09-25) and the holiday, and end 10-08 too.
+    ("simplified", (20, "d", "2026-10-08"), (10, "wd", "2026-10-08")),
+    # 30 days end on Saturday 10-17: Monday 10-19. 15 working days count the make-up Saturday 10-10 and end 10-14.
+    ("key", (30, "d", "2026-10-19"), (15, "wd", "2026-10-14")),
+])
+def test_an_accepted_case_runs_its_clocks_on_its_category_limits(ow, clock, category, statutory, promised):
+    clock.set(datetime(2026, 9, 17, 2, 0, tzinfo=UTC))
+    case_no = services.apply(ow, ITEM, "zhangsan", {**PERMIT, "management_class": category})["case_no"]
+    assert services.accept(ow, case_no, "window1", "材料齐全") == "ACCEPTED"
+    assert _due_day(ow, case_no, "statutory") == statutory
+    assert _due_day(ow, case_no, "promised") == promised
+    shown = {c["kind"]: (c["budget"], c["unit"]) for c in services.case_detail(ow, case_no)["clocks"]
+             if c["kind"] in ("statutory", "promised")}
+    assert shown == {"statutory": statutory[:2], "promised": promised[:2]}
+
+
+@pytest.mark.parametrize("category, error", [(None, "required"), ("registration", "is not one of")])
+def test_an_application_without_a_permit_category_is_refused_and_nothing_is_stored(ow, category, error):
+    # 排污登记 (registration) needs no permit: the form takes only the two categories that do.
+    data = PERMIT if category is None else {**PERMIT, "management_class": category}
+    with pytest.raises(InvalidInput) as err:
+        services.apply(ow, ITEM, "zhangsan", data)
+    assert error in err.value.fields["management_class"]
+    with reading(ow.db) as session:
+        assert session.scalar(select(func.count(Case.id))) == 0
