@@ -25,6 +25,9 @@ PAGES = [
     ("agent1", "/proxy/"), ("agent1", "/proxy/apply/outdoor-ad?on_behalf_of=lisi"),
     ("designer1", "/design/"), ("designer1", "/design/items/outdoor-ad/v1"),
     ("designer1", "/design/items/outdoor-ad/upload"),
+    ("designer1", "/design/catalogue"), ("designer1", "/design/catalogue/upload"),
+    ("designer1", "/design/catalogue/process/county-allowance-review"),
+    ("designer1", "/design/catalogue/process/county-allowance-review/v1"),
     (None, "/api/v1/openapi.json"), (None, "/api/v1/items"),
 ]
 
@@ -42,7 +45,8 @@ def test_every_page_renders_for_its_role(app, ow, as_user, browser):
     skipped = {"inbox.material", "api.inbox", "api.case", "api.history", "static"}
     rules = {r.rule for r in app.url_map.iter_rules()
              if "GET" in r.methods and r.endpoint not in skipped and not r.endpoint.startswith("audit.")}
-    shapes = {r.replace("<case_no>", "{case}").replace("<task_id>", "{task}").replace("<code>", "outdoor-ad")
+    shapes = {r.replace("<any(process, bundle):kind>/<code>", "process/county-allowance-review")
+              .replace("<case_no>", "{case}").replace("<task_id>", "{task}").replace("<code>", "outdoor-ad")
               .replace("v<int:version>", "v1") for r in rules}
     assert shapes <= seen, f"pages without a test: {sorted(shapes - seen)}"
 
@@ -106,6 +110,8 @@ WRITES = {
     "proxy.deliver": ("/proxy/cases/{case}/deliver", "agent1", "zhangsan"),
     "design.upload": ("/design/items/outdoor-ad/upload", "designer1", "window1"),
     "design.deploy": ("/design/items/outdoor-ad/deploy", "designer1", "window1"),
+    "design.catalogue_upload": ("/design/catalogue/upload", "designer1", "window1"),
+    "design.catalogue_deploy": ("/design/catalogue/deploy", "designer1", "window1"),
     "audit.verify": ("/audit/verify", "auditor1", "window1"),
     "audit.rectify": ("/audit/reviews/{case}/rectify", "supervisor1", "auditor1"),
     "audit.advance_complaint": ("/audit/complaints/1/advance", "supervisor1", "auditor1"),
