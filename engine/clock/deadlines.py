@@ -31,7 +31,7 @@ from engine.clock.settings import ClockSettings, load_settings
 from engine.clock.store import load_calendar
 from engine.clock.timers import arm_timers, timer_budget, waiting_timers
 from engine.store.models import Case, Deadline, ProcessVersion, WorkItem, WorkItemGroup
-from engine.store.writes import insert_row, write_through
+from engine.store.writes import insert_row, stored_in_session, write_through
 
 FINAL_STATUSES = frozenset({"DECIDED", "REJECTED_AT_INTAKE", "WITHDRAWN", "DELIVERED", "CLOSED"})
 # arm_timers is re-exported: callers that save a workflow (casework, replay) take timers from here.
@@ -152,26 +152,25 @@ def _sync_steps(session: Session, case: Case, wf: BpmnWorkflow, rows: list[Deadl
                     key=CARD_RANK.__getitem__, default="none")
     if case_card == "none" and not any(row.is_open for row in steps.values()):
         return  # no step due to show and no card to raise: the work items stay as projected
-    from engine.services.casework import due_key  # the inbox sort key belongs to the projection
-
     # Core statements, as for the rest of the projection: every step of a clocked item passes here.
     connection = session.connection()
     for item in connection.execute(_OPEN_ITEM_DUES, {"case_id": case.id}).all():
         row = steps.get(item.task_id)
         if row is not None and row.is_open and item.due_at != row.due_at:
-            connection.execute(_SET_ITEM_DUE, {"_item": item.id, "due": row.due_at})
-            connection.execute(_SET_GROUPS_DUE, {"_item": item.id, "key": due_key(row.due_at)})
+            set_item_due(session, item.id, row.due_at)
         if CARD_RANK[case_card] > CARD_RANK[item.card_level]:
             connection.execute(_SET_ITEM_CARD, {"_item": item.id, "card": case_card})
+            stored_in_session(session, WorkItem, item.id, card_level=case_card)
 
 
-def set_item_due(item: WorkItem, due_at: datetime | None) -> None:
+def set_item_due(session: Session, item_id: int, due_at: datetime | None) -> None:
     """Show a step's due time on its work item and re-sort it in the group inboxes."""
     from engine.services.casework import due_key  # the inbox sort key belongs to the projection
 
-    item.due_at = due_at
-    for group in item.groups:
-        group.due_key = due_key(due_at)
+    connection = session.connection()
+    connection.execute(_SET_ITEM_DUE, {"_item": item_id, "due": due_at})
+    connection.execute(_SET_GROUPS_DUE, {"_item": item_id, "key": due_key(due_at)})
+    stored_in_session(session, WorkItem, item_id, due_at=due_at)
 
 
 def _sync_timers(session: Session, case: Case, wf: BpmnWorkflow, rows: list[Deadline], now: datetime,

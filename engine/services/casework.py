@@ -9,7 +9,6 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.bootstrap import OneWindow
 from engine.clock.deadlines import sync_case_clocks
@@ -26,7 +25,7 @@ from engine.runtime import (
     state_hash,
 )
 from engine.store.models import Case, Department, ProcessVersion, WorkItem, WorkItemGroup
-from engine.store.writes import write_through
+from engine.store.writes import stored_in_session, write_through
 
 
 def spec_bundle(ow: OneWindow, session: Session, version_id: int) -> SpecBundle:
@@ -118,7 +117,9 @@ def project_work_items(session: Session, case: Case, wf: BpmnWorkflow, now: date
     gone = [row for tid, row in open_items.items() if tid not in ready]
     if gone:
         connection.execute(_CLOSE_ITEMS, {"ids": [row.id for row in gone], "at": now, "by": closed_by})
-        _closed_in_session(session, [row.id for row in gone], now, closed_by)
+        for row in gone:
+            # A work item already loaded in this transaction (the one being completed) must read as closed too.
+            stored_in_session(session, WorkItem, row.id, is_open=False, closed_at=now, closed_by=closed_by)
         # Claimed items have no group rows (claim removed them), so only unclaimed ones need the delete.
         unclaimed = [row.id for row in gone if not row.assignee]
         if unclaimed:
@@ -126,15 +127,6 @@ def project_work_items(session: Session, case: Case, wf: BpmnWorkflow, now: date
     for tid, task in ready.items():
         if tid not in open_items:
             _insert_item(session, case, tid, task, now)
-
-
-def _closed_in_session(session: Session, ids: list[int], now: datetime, closed_by: str | None) -> None:
-    # A work item already loaded in this transaction (the one being completed) must read as closed too.
-    for item_id in ids:
-        item = session.identity_map.get(session.identity_key(WorkItem, item_id))
-        if item is not None:
-            for key, value in (("is_open", False), ("closed_at", now), ("closed_by", closed_by)):
-                set_committed_value(item, key, value)
 
 
 def _insert_item(session: Session, case: Case, task_id: str, task: Task, now: datetime) -> None:

@@ -575,9 +575,10 @@ def _pause_payload(pause: ClockPause) -> dict[str, Any]:
 
 def _show_step_due(session: Session, row: Deadline) -> None:
     if row.kind == "step":
-        item = session.scalar(select(WorkItem).where(WorkItem.task_id == row.task_id, WorkItem.is_open.is_(True)))
-        if item is not None:
-            set_item_due(item, row.due_at)
+        item_id = session.scalar(select(WorkItem.id).where(WorkItem.task_id == row.task_id,
+                                                           WorkItem.is_open.is_(True)))
+        if item_id is not None:
+            set_item_due(session, item_id, row.due_at)
 
 
 def note_event(session: Session, case: Case, type_: str, actor: str, now: datetime, payload: dict[str, Any],

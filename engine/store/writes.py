@@ -97,3 +97,11 @@ def write_through(session: Session, obj: Any) -> None:
     session.expire(obj)
     for key, value in loaded.items():
         set_committed_value(obj, key, value)
+
+
+def stored_in_session(session: Session, cls: type, ident: Any, **values: Any) -> None:
+    """Tell a loaded object what a Core statement just stored for its row (nothing to do when it is not loaded)."""
+    obj = session.identity_map.get(session.identity_key(cls, ident))
+    if obj is not None:
+        for key, value in values.items():
+            set_committed_value(obj, key, value)
