@@ -1,11 +1,11 @@
-"""Composition root: wires the database, clock, forms and spec cache that every use case receives."""
+"""Composition root: wires the database, clock, forms and the spec and workflow caches every use case receives."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from engine.clock.timesource import Clock, SystemClock
 from engine.forms import FormRegistry
-from engine.runtime import SpecCache
+from engine.runtime import LiveWorkflows, SpecCache
 from engine.store.db import Database, open_database
 
 
@@ -17,6 +17,7 @@ class OneWindow:
     clock: Clock = field(default_factory=SystemClock)
     forms: FormRegistry = field(default_factory=FormRegistry)
     specs: SpecCache = field(default_factory=SpecCache)
+    workflows: LiveWorkflows = field(default_factory=LiveWorkflows)
 
 
 def open_onewindow(url: str | None = None, clock: Clock | None = None) -> OneWindow:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -168,6 +169,37 @@ class SpecCache:
         else:
             self._items.move_to_end(version_id)
         return bundle
+
+
+class LiveWorkflows:
+    """Workflows of recently changed cases kept alive, each valid only for the exact state it was saved as.
+
+    Rebuilding a workflow from its JSON is a fifth of a step's engine time, and a case is usually changed again
+    soon (its next approval step). An entry leaves the cache while a change runs, so a change that fails never
+    leaves a half-stepped workflow behind; it goes back only once that change's transaction has committed.
+    """
+
+    def __init__(self, size: int = 256):
+        self._items: OrderedDict[int, tuple[str, SpecBundle, BpmnWorkflow]] = OrderedDict()
+        self._size = size
+        # The web server's threads share one cache; a put racing a take must not fail a committed change.
+        self._lock = threading.Lock()
+
+    def take(self, case_id: int, bundle: SpecBundle, state_json: str) -> BpmnWorkflow | None:
+        """Remove and return the live workflow of a case if it is exactly the stored state on the same spec."""
+        with self._lock:
+            entry = self._items.pop(case_id, None)
+        if entry is None or entry[1] is not bundle or entry[0] != state_json:
+            return None
+        return entry[2]
+
+    def put(self, case_id: int, bundle: SpecBundle, state_json: str, wf: BpmnWorkflow) -> None:
+        """Keep a workflow whose committed state is `state_json` (the oldest entry goes when full)."""
+        with self._lock:
+            self._items[case_id] = (state_json, bundle, wf)
+            self._items.move_to_end(case_id)
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
 
 
 def start_workflow(bundle: SpecBundle, data: dict[str, Any]) -> BpmnWorkflow:

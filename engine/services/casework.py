@@ -25,6 +25,7 @@ from engine.runtime import (
     state_hash,
 )
 from engine.store.models import Case, Department, ProcessVersion, WorkItem, WorkItemGroup
+from engine.store.uow import after_commit
 from engine.store.writes import stored_in_session, write_through
 
 
@@ -64,7 +65,9 @@ class CaseChange:
 
     def __init__(self, ow: OneWindow, session: Session, case: Case, wf: BpmnWorkflow | None = None):
         self.ow, self.session, self.case = ow, session, case
-        self.wf = wf if wf is not None else load_state(spec_bundle(ow, session, case.process_version_id), case.state_json)
+        self.bundle = spec_bundle(ow, session, case.process_version_id)
+        self.wf = wf or ow.workflows.take(case.id, self.bundle, case.state_json) or load_state(self.bundle,
+                                                                                                case.state_json)
 
     def stepping(self, now: datetime) -> AbstractContextManager[EngineEnvironment]:
         """Run engine steps as the case's next event at `now`: the ids and times a re-execution will reproduce."""
@@ -80,6 +83,12 @@ class CaseChange:
         write_through(self.session, self.case)
         project_work_items(self.session, self.case, self.wf, now, closed_by=actor)
         sync_case_clocks(self.session, self.case, self.wf, now)
+        keep_live(self.ow, self.session, self.case.id, self.bundle, state, self.wf)
+
+
+def keep_live(ow: OneWindow, session: Session, case_id: int, bundle: SpecBundle, state: str, wf: BpmnWorkflow) -> None:
+    """Offer the case's workflow to the next change once this transaction has stored `state`."""
+    after_commit(session, ("live-workflow", case_id), lambda: ow.workflows.put(case_id, bundle, state, wf))
 
 
 def task_meta(task: Task) -> dict[str, Any]:

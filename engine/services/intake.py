@@ -29,6 +29,7 @@ from engine.services.casework import (
     CaseChange,
     department_of,
     find_case,
+    keep_live,
     project_work_items,
     spec_bundle,
     task_meta,
@@ -99,7 +100,8 @@ def open_case(ow: OneWindow, session: Session, actor: Actor, item_code: str, dat
     case.case_no = f"{now:%Y%m%d}{case.id:06d}"
     # The workflow starts once the case has its number: the application event's environment derives from it.
     with engine_environment(case.case_no, 1, now):
-        wf = start_workflow(spec_bundle(ow, session, version.id), {**start, "item_code": item_code})
+        bundle = spec_bundle(ow, session, version.id)
+        wf = start_workflow(bundle, {**start, "item_code": item_code})
     arm_timers(wf)
     case.state_json = state = dump_state(wf)
     append_event(session, case, "applied", actor.username,
@@ -109,6 +111,7 @@ def open_case(ow: OneWindow, session: Session, actor: Actor, item_code: str, dat
     write_through(session, case)
     project_work_items(session, case, wf, now, closed_by=None)
     sync_case_clocks(session, case, wf, now)
+    keep_live(ow, session, case.id, bundle, state, wf)
     return case
 
 

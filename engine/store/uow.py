@@ -1,7 +1,7 @@
 """Units of work: one transaction per use case; lost races become Conflict, never a silent overwrite."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -11,6 +11,13 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine.errors import Conflict
 from engine.store.db import Database
 
+_AFTER_COMMIT = "after_commit"
+
+
+def after_commit(session: Session, key: Hashable, hook: Callable[[], None]) -> None:
+    """Run `hook` once the write transaction commits (never if it rolls back); a later hook for `key` replaces it."""
+    session.info.setdefault(_AFTER_COMMIT, {})[key] = hook
+
 
 @contextmanager
 def writing(db: Database) -> Iterator[Session]:
@@ -19,6 +26,8 @@ def writing(db: Database) -> Iterator[Session]:
     try:
         yield session
         session.commit()
+        for hook in session.info.pop(_AFTER_COMMIT, {}).values():
+            hook()
     except StaleDataError:
         session.rollback()
         raise Conflict("someone else changed this case first; reload and try again") from None
