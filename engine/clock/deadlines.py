@@ -67,9 +67,10 @@ def close_clock(row: Deadline, now: datetime) -> None:
     row.is_open, row.closed_at, row.next_fire_at = False, now, None
 
 
-def sync_case_clocks(session: Session, case: Case, wf: BpmnWorkflow, now: datetime) -> None:
-    """Open and close the case's clocks to match its status and the workflow's waiting tasks."""
-    rows = session.scalars(_OPEN_CLOCKS, {"case_id": case.id}).all()
+def sync_case_clocks(session: Session, case: Case, wf: BpmnWorkflow, now: datetime, new_case: bool = False) -> None:
+    """Open and close the case's clocks to match its status and the workflow's waiting tasks (`new_case`: it has
+    none yet)."""
+    rows = [] if new_case else session.scalars(_OPEN_CLOCKS, {"case_id": case.id}).all()
     _sync_rows(session, case, wf, rows, now)
     # Each changed clock goes out as one statement now, not through the flush (see engine/store/writes.py).
     for row in rows:

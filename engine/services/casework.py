@@ -116,12 +116,14 @@ _CLOSE_ITEMS = (update(_WI).where(_WI.c.id.in_(bindparam("ids", expanding=True))
                 .values(is_open=False, closed_at=bindparam("at"), closed_by=bindparam("by")))
 
 
-def project_work_items(session: Session, case: Case, wf: BpmnWorkflow, now: datetime, closed_by: str | None) -> None:
-    """Make the case's open work items match the workflow's READY manual tasks."""
+def project_work_items(session: Session, case: Case, wf: BpmnWorkflow, now: datetime, closed_by: str | None,
+                       new_case: bool = False) -> None:
+    """Make the case's open work items match the workflow's READY manual tasks (`new_case`: none exist yet)."""
     # Core statements throughout: work items are rows to open and close, and the unit of work's bookkeeping
     # for them cost more than the statements (see engine/store/writes.py).
     connection = session.connection()
-    open_items = {row.task_id: row for row in connection.execute(_OPEN_ITEMS, {"case_id": case.id})}
+    open_items = {} if new_case else {row.task_id: row for row in connection.execute(_OPEN_ITEMS,
+                                                                                     {"case_id": case.id})}
     ready = {str(t.id): t for t in ready_user_tasks(wf)}
     gone = [row for tid, row in open_items.items() if tid not in ready]
     if gone:

@@ -109,8 +109,9 @@ def open_case(ow: OneWindow, session: Session, actor: Actor, item_code: str, dat
                   "applicant": applicant, "data": start, "environment": ENVIRONMENT_VERSION}, now, state_hash(state),
                  on_behalf_of)
     write_through(session, case)
-    project_work_items(session, case, wf, now, closed_by=None)
-    sync_case_clocks(session, case, wf, now)
+    # The case was inserted above: there are no work items or clocks of it to read back.
+    project_work_items(session, case, wf, now, closed_by=None, new_case=True)
+    sync_case_clocks(session, case, wf, now, new_case=True)
     keep_live(ow, session, case.id, bundle, state, wf)
     return case
 
