@@ -25,6 +25,7 @@ from engine.clock.ladder import (
     calendar_due,
     local_day,
     next_fire,
+    paused_span,
 )
 from engine.clock.limits import INTAKE_LIMIT, Budget, case_limits, parse_budget, step_budget
 from engine.clock.settings import ClockSettings, load_settings
@@ -209,7 +210,7 @@ def clock_view(cal: WorkingCalendar, row: Deadline, now: datetime) -> dict[str, 
     if row.budget_unit in CALENDAR_UNITS:
         today = local_day(row.closed_at or now)
         if row.paused_since is not None:
-            paused += max(0, cal.working_days_between(row.paused_since, today).days)
+            paused += paused_span(cal, row.budget_unit, row.paused_since, today)
             today = row.paused_since
         if row.budget_unit == "wd":
             elapsed = cal.working_days_between(row.started_on, today).days

@@ -67,6 +67,14 @@ def calendar_due(cal: WorkingCalendar, row: ClockRow) -> DeadlineResult:
     return DeadlineResult(end_of_day(day), day.year > cal.confirmed_through)
 
 
+def paused_span(cal: WorkingCalendar, unit: str, since: date, today: date) -> int:
+    """Days a pause over (since, today] takes off a clock, in the clock's own unit: the working days of a
+    working-day clock, every day of a calendar-day clock (rest days run on those too)."""
+    if unit == "wd":
+        return max(0, cal.working_days_between(since, today).days)
+    return max(0, (today - since).days)
+
+
 def warning_at(cal: WorkingCalendar, row: ClockRow, settings: ClockSettings) -> datetime:
     """When the warning is due: the share `warn_ratio` of the budget used or `warn_remaining_days` left."""
     total = row.budget_days + row.extended_days

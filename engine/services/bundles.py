@@ -238,15 +238,23 @@ def _member_department(src: str, line: int | None, code: str, member: dict[str, 
 
 
 def _member_limit(src: str, line: int | None, code: str, member: dict[str, Any], promise: str | None) -> list[Finding]:
-    """A member promising longer than the bundle would break the bundle's promise."""
-    try:
-        longer = promise is not None and limit_exceeds(str(member.get("promised_limit")), promise)
-    except ValueError:
-        return []  # a malformed limit is the item's own finding; the bundle's own is a shape finding
-    if not longer:
+    """A member promising longer than the bundle, on its own limits or on any of its limit variants, would break
+    the bundle's promise."""
+    if promise is None:
         return []
-    return [Finding("bundle-promise", f"{code} promises {member['promised_limit']}, longer than the bundle's promise "
-                    f"of {promise}", src, line, hint="shorten the item's promise or lengthen the bundle's")]
+    variants = member.get("limit_variants") or {}
+    promises = [(member.get("promised_limit"), "")] + [
+        (limits["promised_limit"], f" when {variants['field']} = {value}")
+        for value, limits in (variants.get("values") or {}).items() if "promised_limit" in limits]
+    for own, when in promises:
+        try:
+            longer = limit_exceeds(str(own), promise)
+        except ValueError:
+            continue  # a malformed limit is the item's own finding; the bundle's own is a shape finding
+        if longer:
+            return [Finding("bundle-promise", f"{code} promises {own}{when}, longer than the bundle's promise of "
+                            f"{promise}", src, line, hint="shorten the item's promise or lengthen the bundle's")]
+    return []
 
 
 def deploy_bundle(session: Session, bundle: BundleFile, forms: FormRegistry, actor: str,

@@ -7,6 +7,7 @@ from typing import Any
 
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,7 @@ from engine.clock.ladder import (
     calendar_due,
     local_day,
     next_fire,
+    paused_span,
     rewind,
     stage_to_fire,
     start_of_day,
@@ -41,7 +43,7 @@ from engine.clock.store import load_calendar, store_notice
 from engine.clock.store import seed_calendar as seed_calendar_rows
 from engine.errors import Conflict, Forbidden, InvalidInput, OneWindowError
 from engine.history import append_event
-from engine.runtime import complete_task, end_outcome, ready_task, state_hash
+from engine.runtime import complete_task, end_outcome, ready_task, ready_user_tasks, state_hash
 from engine.services.actors import Actor, resolve_actor
 from engine.services.casefile import authorise_case
 from engine.services.casework import CaseChange, find_case, task_meta
@@ -162,18 +164,42 @@ def suspend(ow: OneWindow, case_no: str, username: str, procedure: str, reason: 
         authorise_case(session, actor, case)
         if case.status not in ("ACCEPTED", "IN_REVIEW"):
             raise Conflict(f"case {case_no} is {case.status}: only a case under review can enter a special procedure")
-        now = ow.clock.now()
-        pause = _pause(session, case, "special_procedure", procedure, reason, username, now, expected_days)
-        case.status = "SUSPENDED"
-        # Art. 45: the applicant is told in writing how long the procedure is expected to take.
-        notify(session, case, None, "special_procedure_notice", [applicant_recipient(session, case)], now, {
-            "zh": f"您的办件 {case.case_no} 进入特别程序（{procedure}），所需时间不计入办理时限"
-                  + (f"，预计 {expected_days} 个工作日。" if expected_days else "。"),
-            "en": f"Case {case.case_no} entered a special procedure ({procedure}); it does not count against the "
-                  "time limit" + (f", expected {expected_days} working days." if expected_days else "."),
-            "reason": reason})
-        note_event(session, case, "clock_paused", username, now, _pause_payload(pause))
+        pause = _start_special_procedure(session, case, procedure, reason, username, ow.clock.now(), expected_days)
         return {"case_no": case_no, "status": case.status, "paused_on": pause.started_on.isoformat()}
+
+
+def _start_special_procedure(session: Session, case: Case, procedure: str, reason: str, username: str,
+                             now: datetime, expected_days: int | None, task_id: str | None = None) -> ClockPause:
+    pause = _pause(session, case, "special_procedure", procedure, reason, username, now, expected_days)
+    pause.task_id = task_id
+    case.status = "SUSPENDED"
+    # Art. 45: the applicant is told in writing how long the procedure is expected to take.
+    notify(session, case, None, "special_procedure_notice", [applicant_recipient(session, case)], now, {
+        "zh": f"您的办件 {case.case_no} 进入特别程序（{procedure}），所需时间不计入办理时限"
+              + (f"，预计 {expected_days} 个工作日。" if expected_days else "。"),
+        "en": f"Case {case.case_no} entered a special procedure ({procedure}); it does not count against the "
+              "time limit" + (f", expected {expected_days} working days." if expected_days else "."),
+        "reason": reason})
+    note_event(session, case, "clock_paused", username, now, _pause_payload(pause))
+    return pause
+
+
+def follow_special_steps(session: Session, case: Case, wf: BpmnWorkflow, special_steps: frozenset[str],
+                         username: str, now: datetime) -> None:
+    """Pause the clocks while the workflow waits on a step marked `special` (a technical review, an expert
+    appraisal …: art. 45), and run them again once that step is completed; `username` acted in this change."""
+    waiting = {str(t.id): t for t in ready_user_tasks(wf) if t.task_spec.bpmn_id in special_steps}
+    pause = _open_pause(session, case)
+    if pause is not None and pause.task_id is not None and pause.task_id not in waiting:
+        _resume(session, case, pause, username, now, f"{pause.name} completed")
+        pause = None
+    # A pause already running (a correction, or a procedure started by hand) keeps the clocks stopped as it is.
+    if pause is not None or not waiting or case.status not in ("ACCEPTED", "IN_REVIEW"):
+        return
+    task_id, task = next(iter(waiting.items()))
+    meta = task_meta(task)
+    # Named as the step is, so the applicant's notice reads as the diagram does; the reason is the procedure's kind.
+    _start_special_procedure(session, case, meta["name"], meta["properties"]["special"], username, now, None, task_id)
 
 
 def resume(ow: OneWindow, case_no: str, username: str, reason: str = "") -> dict[str, Any]:
@@ -186,6 +212,9 @@ def resume(ow: OneWindow, case_no: str, username: str, reason: str = "") -> dict
         pause = _open_pause(session, case)
         if pause is None or pause.kind != "special_procedure":
             raise Conflict(f"case {case_no} has no special procedure running")
+        if pause.task_id is not None:
+            raise Conflict(f"the special procedure of case {case_no} is the step '{pause.name}': "
+                           "it ends when that step is completed")
         result = _resume(session, case, pause, username, ow.clock.now(), reason)
         return {"case_no": case_no, "status": case.status, **result}
 
@@ -550,7 +579,7 @@ def _resume(session: Session, case: Case, pause: ClockPause, username: str, now:
         if row.paused_since is None:
             continue
         # Days in (paused_since, today] do not count: the clock runs again the day after the resumption.
-        row.paused_days += max(0, cal.working_days_between(row.paused_since, today).days)
+        row.paused_days += paused_span(cal, row.budget_unit, row.paused_since, today)
         row.paused_since = None
         row.due_at, row.provisional = calendar_due(cal, row)
         row.calendar_version = cal.version

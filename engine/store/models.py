@@ -408,6 +408,8 @@ class ClockPause(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paused_days: Mapped[int | None] = mapped_column(Integer)
     closed_by: Mapped[str | None] = mapped_column(String(64))
+    # Set when a BPMN step marked `special` opened the pause: it ends when that step is completed, not by hand.
+    task_id: Mapped[str | None] = mapped_column(String(64))
 
 
 # --- patterns (issue 4): proxy mandates (代办), the materials checklist of a case, bundles (一件事) ---

@@ -168,6 +168,22 @@ def test_the_bundle_form_must_be_as_strict_as_each_member_form(tmp_path):
         ("bundle-field-type", "seal-engraving")]
 
 
+def test_a_member_whose_limit_variant_promises_longer_than_the_bundle_is_refused():
+    from engine.services.bundles import BundleFile, bundle_findings
+
+    bundle = read_bundle_file(PROCESSES_DIR / "company-opening.bundle.toml")
+    items = {p.name.removesuffix(".item.toml"): read_item(p).manifest for p in PROCESSES_DIR.glob("*.item.toml")}
+    check = BundleFile(bundle.manifest, bundle.manifest_path, bundle.text)
+    assert [f.code for f in bundle_findings(check, items, FormRegistry(), None)] == []
+    # Within the bundle's one-day promise on its own limits, but not for one kind of application.
+    items["seal-engraving"] = {**items["seal-engraving"], "limit_variants": {
+        "field": "seal_count", "values": {"few": {"statutory_limit": "20wd"}, "many": {"promised_limit": "3wd"}}}}
+    found = bundle_findings(check, items, FormRegistry(), None)
+    assert [(f.code, f.message) for f in found] == [
+        ("bundle-promise", "seal-engraving promises 3wd when seal_count = many, longer than the bundle's promise "
+                           "of 1wd")]
+
+
 def test_deploy_refuses_an_invalid_bundle_and_keeps_the_published_one(ow, bundle_copy):
     path = bundle_copy('fields = ["company_name", "seal_count"]', 'fields = ["company_name"]')
     before = _entries(ow)
