@@ -75,6 +75,16 @@ def paused_span(cal: WorkingCalendar, unit: str, since: date, today: date) -> in
     return max(0, (today - since).days)
 
 
+def extension_span(cal: WorkingCalendar, row: ClockRow, working_days: int) -> int:
+    """What an extension of `working_days` (行政许可法 art. 42, counted in working days by art. 82) adds to a clock,
+    in the clock's own unit: on a calendar-day clock, the days from its due day to that many working days later."""
+    if row.budget_unit != "d":
+        return working_days
+    raw = row.started_on + timedelta(days=row.budget_days + row.extended_days + row.paused_days)
+    due_day = raw if cal.is_working_day(raw) else cal.next_working_day(raw).day
+    return (cal.add_working_days(due_day, working_days).day - raw).days
+
+
 def warning_at(cal: WorkingCalendar, row: ClockRow, settings: ClockSettings) -> datetime:
     """When the warning is due: the share `warn_ratio` of the budget used or `warn_remaining_days` left."""
     total = row.budget_days + row.extended_days

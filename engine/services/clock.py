@@ -29,6 +29,7 @@ from engine.clock.ladder import (
     HOOK_KINDS,
     TICK,
     calendar_due,
+    extension_span,
     local_day,
     next_fire,
     paused_span,
@@ -297,14 +298,16 @@ def grant_extension(ow: OneWindow, session: Session, actor: Actor, case: Case, d
         raise Conflict(f"case {case_no} is {case.status}: only an accepted, open case can be extended")
     cap = case_limits(_manifest(session, case)).extension_days
     rows = _open_rows(session, case, kinds=CASE_KINDS)
-    granted = max((r.extended_days for r in rows), default=0)
+    # Counted from the grants themselves: a calendar-day clock holds its extension in calendar days.
+    granted = sum(payload.get("days", 0) for payload in session.scalars(
+        select(CaseEvent.payload).where(CaseEvent.case_id == case.id, CaseEvent.type == "extension_granted")))
     if granted + days > cap:
         raise InvalidInput(f"the extension would total {granted + days} working days; this item allows at most "
                            f"{cap} ({granted} already granted)", fields={"days": f"at most {cap - granted}"})
     now = ow.clock.now()
     cal, settings = load_calendar(session), load_settings()
     for row in rows:
-        row.extended_days += days
+        row.extended_days += extension_span(cal, row, days)
         if row.paused_since is None:
             row.due_at, row.provisional = calendar_due(cal, row)
             row.calendar_version = cal.version

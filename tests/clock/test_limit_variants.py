@@ -73,3 +73,26 @@ def test_an_application_without_a_permit_category_is_refused_and_nothing_is_stor
     assert error in err.value.fields["management_class"]
     with reading(ow.db) as session:
         assert session.scalar(select(func.count(Case.id))) == 0
+
+
+def test_an_extension_adds_working_days_to_the_calendar_day_clock_too(ow, clock, tmp_path):
+    # The ecology bureau's head (not in the demo organisation) grants it.
+    heads = tmp_path / "heads.toml"
+    heads.write_text('[[users]]\nusername = "ecology_head"\ndisplay_name = "钱局长"\ndepartment = "city-ecology"\n'
+                     'groups = ["dept_head"]\n', encoding="utf-8")
+    services.load_organisation(ow, heads, "test-only")
+    clock.set(datetime(2026, 9, 17, 2, 0, tzinfo=UTC))
+    case_no = services.apply(ow, ITEM, "zhangsan", {**PERMIT, "management_class": "simplified"})["case_no"]
+    services.accept(ow, case_no, "window1", "材料齐全")
+    services.extend(ow, case_no, "ecology_head", 5, "需补充监测数据")
+    # Art. 42 extensions count working days (art. 82): from 10-08, five working days (with the make-up Saturday
+    # 10-10) end on 10-14 on both clocks; the 20-day clock holds them as the 7 calendar days from its 10-07.
+    assert _due_day(ow, case_no, "statutory") == (20, "d", "2026-10-14")
+    assert _due_day(ow, case_no, "promised") == (10, "wd", "2026-10-14")
+    extended = {c["kind"]: (c["extended"], c["unit"]) for c in services.case_detail(ow, case_no)["clocks"]
+                if c["kind"] in ("statutory", "promised")}
+    assert extended == {"statutory": (7, "d"), "promised": (5, "wd")}
+    # The cap (10 working days) counts what was granted, not the calendar days the 20-day clock holds.
+    services.extend(ow, case_no, "ecology_head", 5, "需组织专家论证")
+    with pytest.raises(InvalidInput, match="total 11 working days"):
+        services.extend(ow, case_no, "ecology_head", 1, "再次延期")

@@ -8,7 +8,7 @@ import pytest
 from web.app import compile_catalogues, create_app
 
 DEMO_PASSWORD = "demo-1234"
-_ONCE = re.compile(r'name="once" value="([^"]+)"')
+ONCE_TOKEN = re.compile(r'name="once" value="([^"]+)"')
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -46,7 +46,7 @@ class Browser:
     def tokens_in(page) -> dict[str, str]:
         """The CSRF and one-time tokens of a page already loaded."""
         found = {"csrf_token": csrf_of(page)}
-        once = _ONCE.search(page.get_data(as_text=True))
+        once = ONCE_TOKEN.search(page.get_data(as_text=True))
         if once:
             found["once"] = once.group(1)
         return found

@@ -9,7 +9,7 @@ from io import BytesIO
 from engine import services
 from engine.services.portal import PUBLIC_EVENTS
 from tests.integration.helpers import AD_APPLICATION
-from tests.web.conftest import _ONCE
+from tests.web.conftest import ONCE_TOKEN
 from tests.web.helpers import MATERIAL, PDF, apply_online, claim_and_complete
 from web.api.openapi import document
 
@@ -25,7 +25,7 @@ def _issued_once_tokens(browser, case_no: str, code: str, pages: int) -> list[st
     tokens = []
     for _ in range(pages):
         page = browser.client.post("/track", data={**browser.tokens("/track"), "case_no": case_no, "lookup_code": code})
-        tokens += _ONCE.findall(page.get_data(as_text=True))
+        tokens += ONCE_TOKEN.findall(page.get_data(as_text=True))
     return tokens
 
 
