@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.expression_lint import expression_findings
-from engine.bpmn.lint import lint_tree
+from engine.bpmn.lint import extension_properties, lint_tree
 from engine.bpmn.parser import ParsedProcess, build_specs
 from engine.bpmn.xml import MAX_BPMN_BYTES, parse_xml
 from engine.calls import (
@@ -29,7 +29,7 @@ from engine.calls import (
     resolve_callees,
     stamp_departments,
 )
-from engine.clock.limits import DEFAULT_STATUTORY, VARIANT_KEYS, with_variant
+from engine.clock.limits import DEFAULT_STATUTORY, VARIANT_KEYS, case_limits, parse_budget, with_variant
 from engine.errors import Finding, InvalidInput, NotFound
 from engine.forms import FormRegistry
 from engine.runtime import SERIALIZER_VERSION, SPIFFWORKFLOW_VERSION, spec_to_json
@@ -366,7 +366,8 @@ def check_item(session: Session | None, item: ItemFiles, forms: FormRegistry,
         return checked
     m = item.manifest
     checked.callees, found = resolve_callees(session, tree, item.bpmn_name, m["department"], candidates, org)
-    checked.findings += found + _kind_findings(session, item, tree)
+    manifest_sound = not any(f.code.startswith("manifest-") for f in checked.findings)
+    checked.findings += found + _kind_findings(session, item, tree, manifest_sound)
     if not any(f.severity == "error" for f in checked.findings):
         documents = [(item.bpmn_name, item.bpmn), *((c.bpmn_name, c.bpmn) for c in checked.callees)]
         try:
@@ -379,7 +380,8 @@ def check_item(session: Session | None, item: ItemFiles, forms: FormRegistry,
     return checked
 
 
-def _kind_findings(session: Session | None, item: ItemFiles, tree: etree._ElementTree) -> list[Finding]:
+def _kind_findings(session: Session | None, item: ItemFiles, tree: etree._ElementTree,
+                   manifest_sound: bool) -> list[Finding]:
     m, src = item.manifest, str(item.manifest_path)
     if item.kind == "process":
         owner = _process_owner(session, m["process_id"])
@@ -388,11 +390,39 @@ def _kind_findings(session: Session | None, item: ItemFiles, tree: etree._Elemen
                          hint="one called process per process id: give this one another id")] \
             if owner not in (None, m["code"]) else []
         return clash + foreign_departments(tree, item.bpmn_name, m["department"])
+    # limits are only compared once the manifest itself reads cleanly: its own findings say what is wrong first
+    found = _step_limit_findings(item, tree) if manifest_sound else []
     if m.get("pattern") == "report-up" and not any(leg for _, _, leg in call_activities(tree)):
         return [Finding("report-up-without-leg", "a report-up item has no call activity marked leg = report-up",
                         item.bpmn_name, hint="call the higher authority's process from a call activity with the "
                         "extension property leg = report-up (its step limit defaults to 20 working days, art. 43)")]
-    return []
+    return found
+
+
+def _step_limit_findings(item: ItemFiles, tree: etree._ElementTree) -> list[Finding]:
+    """A step's `statutory_limit` replaces the case's while the case runs, so it must count in the same unit as
+    the item's statutory limit and every variant's: extensions and pauses already counted keep their meaning."""
+    steps = []
+    for node in tree.getroot().iter():
+        limit = extension_properties(node).get("statutory_limit") if isinstance(node.tag, str) else None
+        try:
+            steps += [(node, limit, parse_budget(limit).unit)] if limit else []
+        except InvalidInput:
+            continue  # the lint's bad-limit finding
+    if not steps:
+        return []
+    m = item.manifest
+    variants = m.get("limit_variants") or {}
+    applications = [None] + [{variants["field"]: value} for value in variants.get("values", {})]
+    units = {case_limits(m, application=application).statutory.unit for application in applications}
+    found = []
+    for node, limit, unit in steps:
+        if units != {unit}:
+            found.append(Finding("step-limit-unit", f"statutory_limit '{limit}' of '{node.get('id')}' does not count "
+                                 f"in the unit of the item's statutory limit ({', '.join(sorted(units))})", item.bpmn_name,
+                                 line=node.sourceline, element_id=node.get("id"),
+                                 hint="write the step's limit in the same unit as the item's statutory limit"))
+    return found
 
 
 def _process_owner(session: Session | None, process_id: str) -> str | None:

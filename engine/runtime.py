@@ -124,20 +124,24 @@ spiff_task.uuid4 = _task_id
 spiff_task.time = _EngineTime
 
 
+CLOCK_STEP_PROPERTIES = frozenset({"special", "statutory_limit"})
+
+
 @dataclass
 class SpecBundle:
     """The parsed spec of one process version, ready to run cases."""
 
     spec: BpmnProcessSpec
     subprocess_specs: dict[str, BpmnProcessSpec]
-    # Steps marked with a `special` property (a special procedure, 特别程序): the clocks pause while one waits.
-    special_steps: frozenset[str] = field(init=False)
+    # Steps that act on the case clocks while they wait: `special` (a special procedure, 特别程序: the clocks pause)
+    # and `statutory_limit` (the step sets the case's statutory limit, e.g. an on-site review's 45 days).
+    clock_steps: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         specs = [self.spec, *self.subprocess_specs.values()]
-        self.special_steps = frozenset(
+        self.clock_steps = frozenset(
             task_spec.bpmn_id for spec in specs for task_spec in spec.task_specs.values()
-            if ((getattr(task_spec, "extensions", None) or {}).get("properties") or {}).get("special"))
+            if CLOCK_STEP_PROPERTIES & ((getattr(task_spec, "extensions", None) or {}).get("properties") or {}).keys())
 
 
 def spec_to_json(spec: BpmnProcessSpec, subprocess_specs: dict[str, BpmnProcessSpec]) -> str:

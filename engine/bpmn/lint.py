@@ -258,10 +258,11 @@ class _Linter:
                          "means", f"add an extension property rule = one of {', '.join(sorted(TIMER_RULES))}")
         for extension in self.root.iter(_q("extensionElements")):
             node = extension.getparent()
-            limit = extension_properties(node).get("limit")
-            if limit is not None and not LIMIT_PATTERN.match(limit.strip()):
-                self.add("bad-limit", node, f"limit '{limit}' is not a duration OneWindow understands",
-                         "write working days as '3wd', calendar days as 'P5D' or hours as 'PT4H'")
+            for name in ("limit", "statutory_limit"):
+                limit = extension_properties(node).get(name)
+                if limit is not None and not LIMIT_PATTERN.match(limit.strip()):
+                    self.add("bad-limit", node, f"{name} '{limit}' is not a duration OneWindow understands",
+                             "write working days as '3wd', calendar days as 'P5D' or hours as 'PT4H'")
 
     def expressions(self) -> None:
         for node, kind, text in iter_expressions(self.root):

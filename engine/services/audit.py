@@ -21,6 +21,7 @@ from engine.bootstrap import OneWindow
 from engine.bpmn.render import render_svg
 from engine.bpmn.xml import parse_xml
 from engine.clock.ladder import CALENDAR_UNITS, CASE_KINDS, calendar_due, start_of_day
+from engine.clock.limits import Budget, parse_budget
 from engine.clock.store import load_calendar
 from engine.errors import InvalidInput
 from engine.history import verify_chain
@@ -373,7 +374,8 @@ def _view(case: Case, version: ProcessVersion, replay: Replay, event: CaseEvent,
 
 
 # Events that move a clock's due time, and the payload list naming the clocks they moved.
-_DUE_CHANGES = {"extension_granted": "clocks", "clock_resumed": "clocks", "deadline_recomputed": "clocks"}
+_DUE_CHANGES = {"extension_granted": "clocks", "clock_resumed": "clocks", "deadline_recomputed": "clocks",
+                "clock_rebudgeted": "clocks"}
 _STAGE_OF_CARD = {"warning_issued": "warned", "yellow_card_issued": "yellow", "red_card_issued": "red"}
 
 
@@ -416,17 +418,27 @@ def _clocks_as_of(session: Session, case: Case, events: list[CaseEvent], event: 
                     stage = "running"
             if e.type in _STAGE_OF_CARD and e.payload.get("deadline_id") == row.id:
                 stage = _STAGE_OF_CARD[e.type]
+        budget = _budget_as_of(events, seq, row)
         if due is None:
             first = row.due_at
             if changed_later and row.budget_unit in CALENDAR_UNITS:
-                original = Deadline(kind=row.kind, budget_days=row.budget_days, budget_unit=row.budget_unit,
+                original = Deadline(kind=row.kind, budget_days=budget.amount, budget_unit=budget.unit,
                                     extended_days=0, paused_days=0, started_on=row.started_on)
                 first = calendar_due(cal, original).at
             due = first.isoformat()
         out.append({"kind": row.kind, "bpmn_id": row.bpmn_id, "task_id": row.task_id, "rule": row.rule,
-                    "budget": f"{row.budget_days}{row.budget_unit}", "due_at": due, "stage": stage,
+                    "budget": f"{budget.amount}{budget.unit}", "due_at": due, "stage": stage,
                     "overdue": at > datetime.fromisoformat(due)})
     return out
+
+
+def _budget_as_of(events: list[CaseEvent], seq: int, row: Deadline) -> Budget:
+    """The row's budget after event `seq`: what the first later re-budgeting changed it from, else its own."""
+    for e in events:
+        if e.seq > seq and e.type == "clock_rebudgeted" and any(c.get("deadline_id") == row.id
+                                                                 for c in e.payload.get("clocks", [])):
+            return parse_budget(e.payload["from"])
+    return Budget(row.budget_days, row.budget_unit)
 
 
 def _correcting(events: list[CaseEvent], seq: int) -> bool:

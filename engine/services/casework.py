@@ -83,11 +83,11 @@ class CaseChange:
         write_through(self.session, self.case)
         project_work_items(self.session, self.case, self.wf, now, closed_by=actor)
         sync_case_clocks(self.session, self.case, self.wf, now)
-        if self.bundle.special_steps:
+        if self.bundle.clock_steps:
             # Imported here: the clock use cases are built on this module.
-            from engine.services.clock import follow_special_steps
+            from engine.services.clock import follow_clock_steps
 
-            follow_special_steps(self.session, self.case, self.wf, self.bundle.special_steps, actor, now)
+            follow_clock_steps(self.session, self.case, self.wf, self.bundle.clock_steps, actor, now)
         keep_live(self.ow, self.session, self.case.id, self.bundle, state, self.wf)
 
 

@@ -37,7 +37,7 @@ from engine.clock.ladder import (
     stage_to_fire,
     start_of_day,
 )
-from engine.clock.limits import case_limits
+from engine.clock.limits import Budget, case_limits, parse_budget
 from engine.clock.notice import parse_notice
 from engine.clock.settings import ClockSettings, load_settings
 from engine.clock.store import load_calendar, store_notice
@@ -185,22 +185,45 @@ def _start_special_procedure(session: Session, case: Case, procedure: str, reaso
     return pause
 
 
-def follow_special_steps(session: Session, case: Case, wf: BpmnWorkflow, special_steps: frozenset[str],
-                         username: str, now: datetime) -> None:
-    """Pause the clocks while the workflow waits on a step marked `special` (a technical review, an expert
-    appraisal …: art. 45), and run them again once that step is completed; `username` acted in this change."""
-    waiting = {str(t.id): t for t in ready_user_tasks(wf) if t.task_spec.bpmn_id in special_steps}
+def follow_clock_steps(session: Session, case: Case, wf: BpmnWorkflow, clock_steps: frozenset[str], username: str,
+                       now: datetime) -> None:
+    """Apply what the waiting steps say about the clocks (`username` acted in this change): a `statutory_limit`
+    re-budgets the statutory clock; a `special` step (a technical review, an expert appraisal …: art. 45) pauses the
+    clocks while it waits, and they run again once it is completed."""
+    waiting = {str(t.id): task_meta(t) for t in ready_user_tasks(wf) if t.task_spec.bpmn_id in clock_steps}
+    for meta in waiting.values():
+        if meta["properties"].get("statutory_limit"):
+            _rebudget(session, case, parse_budget(meta["properties"]["statutory_limit"]), meta["bpmn_id"], username, now)
+    special = {tid: meta for tid, meta in waiting.items() if meta["properties"].get("special")}
     pause = _open_pause(session, case)
-    if pause is not None and pause.task_id is not None and pause.task_id not in waiting:
+    if pause is not None and pause.task_id is not None and pause.task_id not in special:
         _resume(session, case, pause, username, now, f"{pause.name} completed")
         pause = None
     # A pause already running (a correction, or a procedure started by hand) keeps the clocks stopped as it is.
-    if pause is not None or not waiting or case.status not in ("ACCEPTED", "IN_REVIEW"):
+    if pause is not None or not special or case.status not in ("ACCEPTED", "IN_REVIEW"):
         return
-    task_id, task = next(iter(waiting.items()))
-    meta = task_meta(task)
+    task_id, meta = next(iter(special.items()))
     # Named as the step is, so the applicant's notice reads as the diagram does; the reason is the procedure's kind.
     _start_special_procedure(session, case, meta["name"], meta["properties"]["special"], username, now, None, task_id)
+
+
+def _rebudget(session: Session, case: Case, budget: Budget, bpmn_id: str, username: str, now: datetime) -> None:
+    # The limit runs from acceptance as before, with the extensions and pauses it has had; only its length changes.
+    # Deployment checked the unit is the statutory limit's, so those days keep their meaning.
+    row = next(iter(_open_rows(session, case, kinds={"statutory"})), None)
+    if row is None or (row.budget_days, row.budget_unit) == tuple(budget):
+        return
+    before = f"{row.budget_days}{row.budget_unit}"
+    cal, settings = load_calendar(session), load_settings()
+    row.budget_days, row.budget_unit = budget
+    if row.paused_since is None:
+        row.due_at, row.provisional = calendar_due(cal, row)
+        row.calendar_version = cal.version
+        rewind(cal, row, settings, now)
+    note_event(session, case, "clock_rebudgeted", username, now, {
+        "bpmn_id": bpmn_id, "from": before, "to": f"{budget.amount}{budget.unit}",
+        "clocks": [{"deadline_id": row.id, "kind": row.kind, "due_at": row.due_at.isoformat(),
+                    "provisional": row.provisional}]})
 
 
 def resume(ow: OneWindow, case_no: str, username: str, reason: str = "") -> dict[str, Any]:

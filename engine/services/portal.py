@@ -38,6 +38,7 @@ RATEABLE = {"DECIDED", "REJECTED_AT_INTAKE", "DELIVERED", "CLOSED"}
 # Event types an applicant may see when tracking; internal ones (claims, reads) stay inside the centre.
 PUBLIC_EVENTS = {"applied", "accepted", "rejected_at_intake", "task_completed", "withdrawn", "materials_attached",
                  "rated", "complained", "delivered", "clock_paused", "clock_resumed", "extension_granted",
+                 "clock_rebudgeted",
                  "correction_requested", "correction_supplied", "correction_received", "supplemented",
                  "complaint_answered"}
 

@@ -11,6 +11,7 @@ from engine import services
 from engine.catalog import PROCESSES_DIR, read_item
 from engine.clock.limits import Budget, case_limits
 from engine.errors import InvalidInput
+from engine.services import audit
 from engine.store.models import Case, Deadline
 from engine.store.uow import reading
 
@@ -96,3 +97,47 @@ def test_an_extension_adds_working_days_to_the_calendar_day_clock_too(ow, clock,
     services.extend(ow, case_no, "ecology_head", 5, "需组织专家论证")
     with pytest.raises(InvalidInput, match="total 11 working days"):
         services.extend(ow, case_no, "ecology_head", 1, "再次延期")
+
+
+def _walk_to_review(ow, clock, category: str, onsite: str) -> str:
+    """A permit of `category` accepted Thu 2026-09-17, its material review passed with `onsite_review = onsite`."""
+    clock.set(datetime(2026, 9, 17, 2, 0, tzinfo=UTC))
+    case_no = services.apply(ow, ITEM, "zhangsan", {**PERMIT, "management_class": category})["case_no"]
+    services.accept(ow, case_no, "window1", "材料齐全")
+    review = next(t["task_id"] for t in services.inbox(ow, "ecology_reviewer") if t["case_no"] == case_no)
+    services.complete(ow, review, "ecology_reviewer", {"decision": "pass", "onsite_review": onsite,
+                                                      "opinion": "材料齐全"})
+    return case_no
+
+
+def _open_steps(ow, case_no: str) -> list[str]:
+    return [t["bpmn_id"] for t in services.case_detail(ow, case_no)["open_tasks"]]
+
+
+def test_an_on_site_review_gives_a_key_management_case_45_days(ow, clock):
+    case_no = _walk_to_review(ow, clock, "key", "yes")
+    assert _open_steps(ow, case_no) == ["onsite"]
+    # 45 days from 09-17 end on Sunday 11-01: Monday 11-02 (30 days ended on Monday 10-19).
+    assert _due_day(ow, case_no, "statutory") == (45, "d", "2026-11-02")
+    assert _due_day(ow, case_no, "promised") == (15, "wd", "2026-10-14")
+    rebudget = services.history(ow, case_no)[-1]
+    assert (rebudget["type"], rebudget["payload"]["from"], rebudget["payload"]["to"]) == ("clock_rebudgeted", "30d",
+                                                                                          "45d")
+    # The auditor's view as of the acceptance still shows the 30 days that ran then.
+    accepted = next(e["seq"] for e in services.history(ow, case_no) if e["type"] == "accepted")
+    statutory = next(c for c in audit.case_as_of(ow, case_no, accepted)["clocks"] if c["kind"] == "statutory")
+    assert statutory["budget"] == "30d" and statutory["due_at"].startswith("2026-10-19")
+    onsite = next(t["task_id"] for t in services.inbox(ow, "ecology_reviewer") if t["case_no"] == case_no)
+    services.complete(ow, onsite, "ecology_reviewer", {"onsite_result": "consistent", "onsite_date": "2026-09-18"})
+    assert _open_steps(ow, case_no) == ["tech_review"]
+    assert _due_day(ow, case_no, "statutory")[:2] == (45, "d")  # reached once, re-budgeted once
+    assert [e["type"] for e in services.history(ow, case_no)].count("clock_rebudgeted") == 1
+    assert services.verify_history(ow, case_no) == {"cases_checked": 1, "problems": []}
+
+
+@pytest.mark.parametrize("category, onsite", [("key", "no"), ("simplified", "yes")])
+def test_without_an_on_site_review_of_a_key_case_the_limit_stays(ow, clock, category, onsite):
+    case_no = _walk_to_review(ow, clock, category, onsite)
+    assert _open_steps(ow, case_no) == ["tech_review"]
+    assert _due_day(ow, case_no, "statutory")[:2] == ((30, "d") if category == "key" else (20, "d"))
+    assert "clock_rebudgeted" not in [e["type"] for e in services.history(ow, case_no)]

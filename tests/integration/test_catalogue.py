@@ -49,6 +49,14 @@ def item_copy(tmp_path):
     ("outdoor-ad.bpmn", 'isExecutable="true"', 'isExecutable="false"', "not-executable"),
     ("outdoor-ad.bpmn", '<bpmn:userTask id="rework"', '<bpmn:scriptTask id="rework"', "script-task-refused"),
     ("outdoor-ad.item.toml", 'promised_limit = "3wd"', 'promised_limit = "30wd"', "promised-over-statutory"),
+    # A step's own statutory limit replaces the item's 15 working days: calendar days would change what the
+    # extensions and pauses already counted mean.
+    ("outdoor-ad.bpmn", '<camunda:property name="limit" value="2wd" />',
+     '<camunda:property name="limit" value="2wd" /><camunda:property name="statutory_limit" value="P45D" />',
+     "step-limit-unit"),
+    ("outdoor-ad.bpmn", '<camunda:property name="limit" value="2wd" />',
+     '<camunda:property name="limit" value="2wd" /><camunda:property name="statutory_limit" value="45 days" />',
+     "bad-limit"),
     # 21 working days can never fit into 21 calendar days, whatever the holidays.
     ("outdoor-ad.item.toml", 'statutory_limit = "15wd"\npromised_limit = "3wd"',
      'statutory_limit = "20d"\npromised_limit = "21wd"', "promised-over-statutory"),
