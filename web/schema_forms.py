@@ -8,6 +8,8 @@ from werkzeug.datastructures import MultiDict
 from engine.errors import InvalidInput
 
 LONG_TEXT = 200
+# What browsers and API clients send for a ticked box; an unticked box sends nothing at all.
+TICKED = frozenset({"on", "1", "true", "yes"})
 
 
 def fields(schema: dict[str, Any], lang: str) -> list[dict[str, Any]]:
@@ -21,6 +23,8 @@ def fields(schema: dict[str, Any], lang: str) -> list[dict[str, Any]]:
         kind = prop.get("type", "string")
         if choices:
             widget = "select"
+        elif kind == "boolean":
+            widget = "checkbox"
         elif kind in ("number", "integer"):
             widget = "number"
         elif kind == "array":
@@ -44,6 +48,10 @@ def typed(schema: dict[str, Any], form: MultiDict, prefix: str = "") -> dict[str
     for name, prop in schema.get("properties", {}).items():
         raw = form.get(prefix + name, "")
         kind = prop.get("type", "string")
+        if kind == "boolean":
+            # A checkbox always answers: unticked is a "no", not a blank the schema's `required` should catch.
+            data[name] = raw.strip().lower() in TICKED
+            continue
         if kind == "array":
             items = [line.strip() for line in raw.splitlines() if line.strip()]
             if items:
@@ -71,5 +79,7 @@ def display(schema: dict[str, Any], data: dict[str, Any], lang: str) -> list[tup
             out.append((name, value))
             continue
         value = dict(f["choices"]).get(value, value) if f["choices"] else value
+        if isinstance(value, bool):
+            value = ("yes" if value else "no") if lang == "en" else ("是" if value else "否")
         out.append((f["label"], "、".join(map(str, value)) if isinstance(value, list) else value))
     return out

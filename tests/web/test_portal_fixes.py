@@ -136,3 +136,28 @@ def test_applicant_cannot_file_under_another_name_through_the_api(app, ow):
     assert created.status_code == 201
     case = services.casefile.case_file(ow, created.json["case_no"], "window1")
     assert case["applicant"]["name"] == "张三" and case["applicant"]["phone"] == "0571-88000000"
+
+
+FOOD_FORM = {"business_name": "示例餐饮店", "premises_address": "杭州市上城区解放路9号", "business_type": "catering",
+             "applicant-phone": "0571-88000000", "applicant-id_type": "resident_id",
+             "applicant-id_no": "330102199001011234"}
+
+
+def _applied_data(ow, username: str) -> dict:
+    """The form data of the user's newest application, as its history recorded it."""
+    newest = services.portal.my_cases(ow, username)[0]["case_no"]
+    (applied,) = [e for e in services.history(ow, newest) if e["type"] == "applied"]
+    return applied["payload"]["data"]
+
+
+def test_a_yes_no_question_is_a_checkbox_and_its_answer_a_boolean(as_user, ow):
+    applicant = as_user("zhangsan")
+    page = applicant.client.get("/items/food-business/apply").get_data(as_text=True)
+    assert '<input type="checkbox" name="commitment" id="commitment" value="on">' in page
+    ticked = applicant.submit("/items/food-business/apply", "/items/food-business/apply",
+                              {**FOOD_FORM, "commitment": "on"})
+    assert ticked.status_code == 302, ticked.get_data(as_text=True)
+    assert _applied_data(ow, "zhangsan")["commitment"] is True
+    unticked = applicant.submit("/items/food-business/apply", "/items/food-business/apply", FOOD_FORM)
+    assert unticked.status_code == 302
+    assert _applied_data(ow, "zhangsan")["commitment"] is False
