@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import Forbidden, NotFound
 from engine.store.models import Department, User, UserGroup
+from engine.store.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -39,25 +40,25 @@ class Actor:
             raise Forbidden(f"{self.username} is not in any of the groups {', '.join(groups)}")
 
 
-# Core statements built once and run on the session's connection: constructing a select on every request cost
-# as much as running it, and these plain reads need nothing of the ORM.
+# A prepared statement (engine/store/prepared.py): every request resolves its actor, and this plain read needs
+# nothing of the ORM.
 _USER, _GROUP = User.__table__, UserGroup.__table__
 _HOLDER = _USER.alias("holder")
 _BACKUP = _USER.alias("backup")
 # One round trip: the user's own rows (one per group), then one row per absent holder they stand in for.
-_USER_WITH_GROUPS_AND_HOLDERS = union_all(
+_USER_WITH_GROUPS_AND_HOLDERS = Prepared(union_all(
     select(_USER.c.id, _USER.c.active, _USER.c.display_name, _USER.c.department_id, _GROUP.c.group_code,
            null().label("holder"))
     .outerjoin(_GROUP, _GROUP.c.user_id == _USER.c.id).where(_USER.c.username == bindparam("username")),
     select(null(), null(), null(), null(), null(), _HOLDER.c.username)
     .join(_BACKUP, _HOLDER.c.backup_user_id == _BACKUP.c.id)
     .where(_BACKUP.c.username == bindparam("username"), _HOLDER.c.is_absent.is_(True), _HOLDER.c.active.is_(True)),
-)
+))
 
 
 def resolve_actor(session: Session, username: str) -> Actor:
     """Load a user with their groups, whom they stand in for and the departments they cover (one query)."""
-    rows = session.connection().execute(_USER_WITH_GROUPS_AND_HOLDERS, {"username": username}).all()
+    rows = _USER_WITH_GROUPS_AND_HOLDERS.rows(session, {"username": username})
     own = [r for r in rows if r.holder is None]
     if not own or not own[0].active:
         raise NotFound(f"no active user '{username}'")

@@ -25,6 +25,7 @@ from engine.runtime import (
     state_hash,
 )
 from engine.store.models import Case, Department, ProcessVersion, WorkItem, WorkItemGroup
+from engine.store.prepared import Prepared
 from engine.store.uow import after_commit
 from engine.store.writes import stored_in_session, write_through
 
@@ -113,26 +114,24 @@ def task_meta(task: Task) -> dict[str, Any]:
 
 
 _WI = WorkItem.__table__
-_INSERT_ITEM = insert(_WI)
-_INSERT_GROUPS = insert(WorkItemGroup.__table__)
-_OPEN_ITEMS = select(_WI.c.id, _WI.c.task_id, _WI.c.assignee).where(_WI.c.case_id == bindparam("case_id"),
-                                                                    _WI.c.is_open.is_(True))
-_CLOSE_ITEMS = (update(_WI).where(_WI.c.id.in_(bindparam("ids", expanding=True)))
-                .values(is_open=False, closed_at=bindparam("at"), closed_by=bindparam("by")))
+_INSERT_ITEM = Prepared(insert(_WI).returning(_WI.c.id))
+_INSERT_GROUP = Prepared(insert(WorkItemGroup.__table__))
+_OPEN_ITEMS = Prepared(select(_WI.c.id, _WI.c.task_id, _WI.c.assignee).where(_WI.c.case_id == bindparam("case_id"),
+                                                                             _WI.c.is_open.is_(True)))
+_CLOSE_ITEM = Prepared(update(_WI).where(_WI.c.id == bindparam("_id"))
+                       .values(is_open=False, closed_at=bindparam("at"), closed_by=bindparam("by")))
 
 
 def project_work_items(session: Session, case: Case, wf: BpmnWorkflow, now: datetime, closed_by: str | None,
                        new_case: bool = False) -> None:
     """Make the case's open work items match the workflow's READY manual tasks (`new_case`: none exist yet)."""
-    # Core statements throughout: work items are rows to open and close, and the unit of work's bookkeeping
-    # for them cost more than the statements (see engine/store/writes.py).
-    connection = session.connection()
-    open_items = {} if new_case else {row.task_id: row for row in connection.execute(_OPEN_ITEMS,
-                                                                                     {"case_id": case.id})}
+    # Prepared statements throughout: work items are rows to open and close, and the unit of work's bookkeeping
+    # for them cost more than the statements (see engine/store/writes.py and engine/store/prepared.py).
+    open_items = {} if new_case else {row.task_id: row for row in _OPEN_ITEMS.rows(session, {"case_id": case.id})}
     ready = {str(t.id): t for t in ready_user_tasks(wf)}
     gone = [row for tid, row in open_items.items() if tid not in ready]
     if gone:
-        connection.execute(_CLOSE_ITEMS, {"ids": [row.id for row in gone], "at": now, "by": closed_by})
+        _CLOSE_ITEM.run_many(session, [{"_id": row.id, "at": now, "by": closed_by} for row in gone])
         for row in gone:
             # A work item already loaded in this transaction (the one being completed) must read as closed too.
             stored_in_session(session, WorkItem, row.id, is_open=False, closed_at=now, closed_by=closed_by)
@@ -150,24 +149,24 @@ def _insert_item(session: Session, case: Case, task_id: str, task: Task, now: da
     # and the unit of work's insert machinery cost more than the inserts themselves.
     meta = task_meta(task)
     department_id = task_department(session, case, task, meta)
-    connection = session.connection()
-    item_id = connection.execute(_INSERT_ITEM, {
+    item_id = _INSERT_ITEM.rows(session, {
         "case_id": case.id, "task_id": task_id, "bpmn_id": meta["bpmn_id"], "name": meta["name"],
         "form_key": meta["form_key"], "candidate_groups": ",".join(meta["groups"]), "assignee": meta["assignee"],
         "department_id": department_id, "is_open": True, "created_at": now, "due_at": None, "card_level": "none",
-    }).inserted_primary_key[0]
-    if not meta["assignee"] and any(meta["groups"]):
-        connection.execute(_INSERT_GROUPS, [{"work_item_id": item_id, "group_code": group,
-                                             "department_id": department_id or 0, "due_key": due_key(None)}
-                                            for group in filter(None, meta["groups"])])
+    })[0].id
+    if not meta["assignee"]:
+        _INSERT_GROUP.run_many(session, [{"work_item_id": item_id, "group_code": group,
+                                          "department_id": department_id or 0, "due_key": due_key(None)}
+                                         for group in filter(None, meta["groups"])])
 
 
-_DEPARTMENT_ID = select(Department.__table__.c.id).where(Department.__table__.c.code == bindparam("code"))
+_DEPARTMENT_ID = Prepared(select(Department.__table__.c.id).where(Department.__table__.c.code == bindparam("code")))
 
 
 def department_of(session: Session, code: str) -> int | None:
     """The id of the department with `code`, if there is one."""
-    return session.connection().execute(_DEPARTMENT_ID, {"code": code}).scalar()
+    row = _DEPARTMENT_ID.first(session, {"code": code})
+    return row.id if row else None
 
 
 def task_department(session: Session, case: Case, task: Task, meta: dict[str, Any]) -> int | None:
@@ -191,14 +190,13 @@ def add_group_rows(item: WorkItem) -> None:
                        for group in filter(None, item.candidate_groups.split(",")))
 
 
-_DROP_GROUPS = delete(WorkItemGroup.__table__).where(
-    WorkItemGroup.__table__.c.work_item_id.in_(bindparam("ids", expanding=True)))
+_DROP_GROUPS = Prepared(delete(WorkItemGroup.__table__).where(WorkItemGroup.__table__.c.work_item_id == bindparam("_id")))
 
 
 def drop_group_rows(session: Session, work_item_ids: list[int]) -> None:
     """Take work items out of the group inboxes (claimed or closed)."""
-    # A Core statement on the session's connection: the ORM's bulk-delete machinery cost more than the delete.
-    session.connection().execute(_DROP_GROUPS, {"ids": work_item_ids})
+    # A prepared statement: the ORM's bulk-delete machinery cost more than the delete.
+    _DROP_GROUPS.run_many(session, [{"_id": item_id} for item_id in work_item_ids])
 
 
 def due_key(due_at: datetime | None) -> str:

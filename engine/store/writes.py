@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Insert, Update, bindparam, inspect, update
+from sqlalchemy import bindparam, inspect, update
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.errors import Conflict
+from engine.store.prepared import Prepared
 
 T = TypeVar("T")
 
@@ -28,8 +29,8 @@ class _Layout:
     defaults: dict[str, Any]                # attribute key → scalar default filled in before an insert
     primary_key: str                        # attribute key of the (single-column) primary key
     version: str | None                     # attribute key of the version counter, if the class has one
-    insert: Insert
-    update: Update
+    insert: Prepared
+    update: Prepared
 
 
 @cache
@@ -53,7 +54,7 @@ def _layout(mapper: Mapper) -> _Layout:
     # The SET clause comes from the parameters given; SQLAlchemy caches the compiled form per set of columns.
     return _Layout(table.name, columns, defaults, mapper.get_property_by_column(pk_column).key,
                    mapper.get_property_by_column(version).key if version is not None else None,
-                   table.insert(), statement)
+                   Prepared(table.insert().returning(pk_column)), Prepared(statement))
 
 
 def insert_row(session: Session, obj: T) -> T:
@@ -66,7 +67,7 @@ def insert_row(session: Session, obj: T) -> T:
             setattr(obj, key, default)
     values = {name: state.get(key) for key, name in layout.columns.items()
               if key != layout.primary_key or state.get(key) is not None}
-    setattr(obj, layout.primary_key, session.connection().execute(layout.insert, values).inserted_primary_key[0])
+    setattr(obj, layout.primary_key, layout.insert.rows(session, values)[0][0])
     for key in layout.columns:
         if key not in state:
             setattr(obj, key, None)
@@ -88,7 +89,7 @@ def write_through(session: Session, obj: Any) -> None:
     if layout.version is not None:
         params["_old"] = old = state.committed_state.get(layout.version, values[layout.version])
         params[layout.columns[layout.version]] = changed[layout.version] = old + 1
-    if session.connection().execute(layout.update, params).rowcount != 1:
+    if layout.update.run(session, params) != 1:
         raise Conflict("someone else changed this case first; reload and try again" if layout.version else
                        f"this {layout.table_name} row was removed by someone else; reload and try again")
     loaded = {key: values[key] for key in layout.columns if key in values}
