@@ -27,7 +27,7 @@ from engine.runtime import (
 from engine.store.models import Case, Department, ProcessVersion, WorkItem, WorkItemGroup
 from engine.store.prepared import Prepared
 from engine.store.uow import after_commit
-from engine.store.writes import stored_in_session, write_through
+from engine.store.writes import adopt, loaded_columns, stored_in_session, write_through
 
 
 def spec_bundle(ow: OneWindow, session: Session, version_id: int) -> SpecBundle:
@@ -44,8 +44,12 @@ def find_case(session: Session, case_no: str) -> Case:
     return case
 
 
-_CASE_AND_ITEM = (select(Case, WorkItem).join(WorkItem, WorkItem.case_id == Case.id)
-                  .where(WorkItem.task_id == bindparam("task_id")))
+# A prepared statement and `adopt`: the ORM's loading machinery cost more than the query (engine/store/writes.py).
+_CASE_AND_ITEM = Prepared(
+    select(*(c.label(f"c_{c.key}") for c in loaded_columns(Case)),
+           *(c.label(f"w_{c.key}") for c in loaded_columns(WorkItem)))
+    .join_from(Case.__table__, WorkItem.__table__, WorkItem.__table__.c.case_id == Case.__table__.c.id)
+    .where(WorkItem.__table__.c.task_id == bindparam("task_id")))
 
 
 def case_of_task(session: Session, task_id: str) -> Case:
@@ -55,10 +59,12 @@ def case_of_task(session: Session, task_id: str) -> Case:
 
 def case_and_item(session: Session, task_id: str) -> tuple[Case, WorkItem]:
     """Load a work item and its case in one query."""
-    row = session.execute(_CASE_AND_ITEM, {"task_id": task_id}).first()
+    row = _CASE_AND_ITEM.first(session, {"task_id": task_id})
     if row is None:
         raise NotFound(f"no task {task_id}")
-    return row[0], row[1]
+    values = row._asdict()
+    return (adopt(session, Case, {k[2:]: v for k, v in values.items() if k.startswith("c_")}),
+            adopt(session, WorkItem, {k[2:]: v for k, v in values.items() if k.startswith("w_")}))
 
 
 class CaseChange:

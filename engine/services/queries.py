@@ -14,6 +14,7 @@ from engine.services.actors import resolve_actor
 from engine.services.casework import find_case
 from engine.services.clock import case_clocks
 from engine.store.models import Case, CaseEvent, ProcessVersion, WorkItem, WorkItemGroup
+from engine.store.prepared import Prepared
 from engine.store.uow import reading
 
 
@@ -43,20 +44,19 @@ def inbox(ow: OneWindow, username: str, scope: str = "all", limit: int = 50, off
         actor = resolve_actor(session, username)
         holders = [username, *actor.covers_for]
         departments = [0, *actor.departments_governed]
+        # Plain rows of the columns shown: loading whole cases (their workflow state included) for a list of titles
+        # was most of an inbox read.
         if filters:
-            queries = [(_INBOX_ROWS.where(_WI.c.id.in_(_filtered_inbox(actor, scope, holders, departments,
-                                                                   _inbox_filters(filters), now).limit(limit + offset))),
-                    {})]
+            # Built per request, so SQLAlchemy's cache of compiled statements serves it, not a prepared one.
+            found = list(session.connection().execute(_INBOX_ROWS.where(_WI.c.id.in_(
+                _filtered_inbox(actor, scope, holders, departments, _inbox_filters(filters), now).limit(limit + offset)))))
         else:
-            queries = []
+            found = []
             if scope in ("mine", "all"):
-                queries.append((_MINE, {"holders": holders, "n": limit + offset}))
+                found += _MINE.rows(session, {"holders": holders, "n": limit + offset})
             if scope in ("groups", "all") and actor.groups:
-                queries.append((_GROUPS, {"groups": list(actor.groups), "departments": departments, "n": limit + offset}))
-        # Plain rows of the columns shown, one query: loading whole cases (their workflow state included) for a
-        # list of titles was most of an inbox read.
-        connection = session.connection()
-        found = [row for query, params in queries for row in connection.execute(query, params)]
+                found += _GROUPS.rows(session, {"groups": list(actor.groups), "departments": departments,
+                                                "n": limit + offset})
         unique = {w.id: w for w in found}.values()
         ordered = sorted(unique, key=lambda w: (w.due_at is None, w.due_at or w.created_at, w.id))[offset:offset + limit]
         cal = load_calendar(session) if any(w.due_at for w in ordered) else None
@@ -66,14 +66,14 @@ def inbox(ow: OneWindow, username: str, scope: str = "all", limit: int = 50, off
 
 _WI, _WIG, _CASE = WorkItem.__table__, WorkItemGroup.__table__, Case.__table__
 _INBOX_ROWS = select(_WI, _CASE.c.case_no, _CASE.c.item_code, _CASE.c.applicant).join(_CASE, _CASE.c.id == _WI.c.case_id)
-# The unfiltered inboxes, built once: an index seek for the ids, then the rows shown.
-_MINE = _INBOX_ROWS.where(_WI.c.id.in_(
+# The unfiltered inboxes, prepared once (engine/store/prepared.py): an index seek for the ids, then the rows shown.
+_MINE = Prepared(_INBOX_ROWS.where(_WI.c.id.in_(
     select(_WI.c.id).where(_WI.c.assignee.in_(bindparam("holders", expanding=True)), _WI.c.is_open.is_(True))
-    .order_by(_WI.c.due_at, _WI.c.id).limit(bindparam("n"))))
-_GROUPS = _INBOX_ROWS.where(_WI.c.id.in_(
+    .order_by(_WI.c.due_at, _WI.c.id).limit(bindparam("n")))))
+_GROUPS = Prepared(_INBOX_ROWS.where(_WI.c.id.in_(
     select(_WIG.c.work_item_id).where(_WIG.c.group_code.in_(bindparam("groups", expanding=True)),
                                       _WIG.c.department_id.in_(bindparam("departments", expanding=True)))
-    .order_by(_WIG.c.due_key, _WIG.c.work_item_id).limit(bindparam("n"))))
+    .order_by(_WIG.c.due_key, _WIG.c.work_item_id).limit(bindparam("n")))))
 
 
 STAGES = ("none", "warning", "yellow", "red")

@@ -65,7 +65,9 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql(begin)
+        # Straight on the driver: every transaction starts here, and a statement through SQLAlchemy cost ten times
+        # what SQLite spends on BEGIN.
+        conn.connection.driver_connection.execute(begin)
 
     return engine
 

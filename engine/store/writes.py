@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, inspect, update
+from sqlalchemy import Column, bindparam, inspect, update
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
 
 from engine.errors import Conflict
 from engine.store.prepared import Prepared
@@ -26,6 +26,7 @@ class _Layout:
 
     table_name: str
     columns: dict[str, str]                 # attribute key → column name
+    loaded: tuple[Column, ...]              # the columns an ORM load reads at once (deferred ones wait)
     defaults: dict[str, Any]                # attribute key → scalar default filled in before an insert
     primary_key: str                        # attribute key of the (single-column) primary key
     version: str | None                     # attribute key of the version counter, if the class has one
@@ -36,10 +37,12 @@ class _Layout:
 @cache
 def _layout(mapper: Mapper) -> _Layout:
     table = mapper.local_table
-    columns, defaults = {}, {}
+    columns, defaults, loaded = {}, {}, []
     for attr in mapper.column_attrs:
         column = attr.columns[0]
         columns[attr.key] = column.key
+        if not attr.deferred:
+            loaded.append(column)
         if column is mapper.version_id_col:
             defaults[attr.key] = 1
         elif column.default is not None:
@@ -52,7 +55,7 @@ def _layout(mapper: Mapper) -> _Layout:
     if version is not None:
         statement = statement.where(version == bindparam("_old"))
     # The SET clause comes from the parameters given; SQLAlchemy caches the compiled form per set of columns.
-    return _Layout(table.name, columns, defaults, mapper.get_property_by_column(pk_column).key,
+    return _Layout(table.name, columns, tuple(loaded), defaults, mapper.get_property_by_column(pk_column).key,
                    mapper.get_property_by_column(version).key if version is not None else None,
                    Prepared(table.insert().returning(pk_column)), Prepared(statement))
 
@@ -71,6 +74,30 @@ def insert_row(session: Session, obj: T) -> T:
     for key in layout.columns:
         if key not in state:
             setattr(obj, key, None)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
+def loaded_columns(cls: type) -> tuple[Column, ...]:
+    """The columns of a mapped class that an ORM load reads (select these to `adopt` the rows)."""
+    return _layout(inspect(cls)).loaded
+
+
+def adopt(session: Session, cls: type[T], values: dict[str, Any]) -> T:
+    """The mapped object of a row read with a prepared statement (column name → value), as if the ORM loaded it.
+
+    An object of that row already in the session wins, as with a query; columns not given load when first read.
+    """
+    layout = _layout(inspect(cls))
+    ident = values[layout.columns[layout.primary_key]]
+    existing = session.identity_map.get(session.identity_key(cls, ident))
+    if existing is not None:
+        return existing
+    # Filled the way the ORM's loader fills what it reads: straight into the instance dict, no change events
+    # (setting each attribute through its instrumentation cost more than the query); the identity follows.
+    obj = manager_of_class(cls).new_instance()
+    obj.__dict__.update({key: values[name] for key, name in layout.columns.items() if name in values})
     make_transient_to_detached(obj)
     session.add(obj)
     return obj
