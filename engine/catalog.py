@@ -35,6 +35,8 @@ from engine.forms import FormRegistry
 from engine.runtime import SERIALIZER_VERSION, SPIFFWORKFLOW_VERSION, spec_to_json
 from engine.store.catalogue_models import PROCESS, CatalogueEntry
 from engine.store.models import ProcessVersion, UserGroup
+from engine.store.prepared import Prepared
+from engine.store.writes import adopt, loaded_columns
 
 PROCESSES_DIR = Path(__file__).resolve().parents[1] / "processes"
 MANIFEST_SUFFIXES = {".item.toml": "item", ".process.toml": "process", ".bundle.toml": "bundle"}
@@ -498,17 +500,20 @@ def latest_entry(session: Session, kind: str, code: str) -> CatalogueEntry | Non
                           .order_by(CatalogueEntry.version.desc()).limit(1))
 
 
-# Built once: applying for an item reads its newest version, and building this select cost more than running it.
-_LATEST_VERSION = (select(ProcessVersion).where(ProcessVersion.item_code == bindparam("code"))
-                   .order_by(ProcessVersion.version.desc()).limit(1))
+# Prepared once (engine/store/prepared.py): every application reads its item's newest version.
+_PV = ProcessVersion.__table__
+_LATEST_VERSION = Prepared(select(*loaded_columns(ProcessVersion)).where(_PV.c.item_code == bindparam("code"))
+                           .order_by(_PV.c.version.desc()).limit(1))
 
 
 def latest_version(session: Session, item_code: str, required: bool = True) -> ProcessVersion | None:
     """The newest published version of an item."""
-    version = session.scalar(_LATEST_VERSION, {"code": item_code})
-    if version is None and required:
-        raise NotFound(f"no item '{item_code}' in the catalogue")
-    return version
+    row = _LATEST_VERSION.first(session, {"code": item_code})
+    if row is None:
+        if required:
+            raise NotFound(f"no item '{item_code}' in the catalogue")
+        return None
+    return adopt(session, ProcessVersion, row._asdict())
 
 
 def latest_versions(session: Session) -> list[ProcessVersion]:

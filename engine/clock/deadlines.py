@@ -32,20 +32,24 @@ from engine.clock.settings import ClockSettings, load_settings
 from engine.clock.store import load_calendar
 from engine.clock.timers import arm_timers, timer_budget, waiting_timers
 from engine.store.models import Case, Deadline, ProcessVersion, WorkItem, WorkItemGroup
-from engine.store.writes import insert_row, stored_in_session, write_through
+from engine.store.prepared import Prepared
+from engine.store.writes import adopt, insert_row, loaded_columns, stored_in_session, write_through
 
 FINAL_STATUSES = frozenset({"DECIDED", "REJECTED_AT_INTAKE", "WITHDRAWN", "DELIVERED", "CLOSED"})
 # arm_timers is re-exported: callers that save a workflow (casework, replay) take timers from here.
 __all__ = ["arm_timers", "clock_view", "close_clock", "open_clock", "raise_card", "set_item_due", "sync_case_clocks",
            "task_by_id", "waiting_timers"]
-_OPEN_CLOCKS = select(Deadline).where(Deadline.case_id == bindparam("case_id"), Deadline.is_open.is_(True))
-_MANIFEST = select(ProcessVersion.manifest).where(ProcessVersion.id == bindparam("id"))
-_WI, _WIG = WorkItem.__table__, WorkItemGroup.__table__
-_OPEN_ITEM_DUES = select(_WI.c.id, _WI.c.task_id, _WI.c.due_at, _WI.c.card_level).where(
-    _WI.c.case_id == bindparam("case_id"), _WI.c.is_open.is_(True))
-_SET_ITEM_DUE = update(_WI).where(_WI.c.id == bindparam("_item")).values(due_at=bindparam("due"))
-_SET_GROUPS_DUE = update(_WIG).where(_WIG.c.work_item_id == bindparam("_item")).values(due_key=bindparam("key"))
-_SET_ITEM_CARD = update(_WI).where(_WI.c.id == bindparam("_item")).values(card_level=bindparam("card"))
+# Prepared statements (engine/store/prepared.py): every change of a case syncs its clocks.
+_DL, _WI, _WIG = Deadline.__table__, WorkItem.__table__, WorkItemGroup.__table__
+_OPEN_CLOCKS = Prepared(select(*loaded_columns(Deadline)).where(_DL.c.case_id == bindparam("case_id"),
+                                                                _DL.c.is_open.is_(True)).order_by(_DL.c.id))
+_MANIFEST = Prepared(select(ProcessVersion.__table__.c.manifest).where(ProcessVersion.__table__.c.id == bindparam("id")))
+_OPEN_ITEM_DUES = Prepared(select(_WI.c.id, _WI.c.task_id, _WI.c.due_at, _WI.c.card_level).where(
+    _WI.c.case_id == bindparam("case_id"), _WI.c.is_open.is_(True)))
+_SET_ITEM_DUE = Prepared(update(_WI).where(_WI.c.id == bindparam("_item")).values(due_at=bindparam("due")))
+_SET_GROUPS_DUE = Prepared(update(_WIG).where(_WIG.c.work_item_id == bindparam("_item"))
+                           .values(due_key=bindparam("key")))
+_SET_ITEM_CARD = Prepared(update(_WI).where(_WI.c.id == bindparam("_item")).values(card_level=bindparam("card")))
 
 
 def open_clock(session: Session, case: Case, kind: str, budget: Budget, started_on: date, now: datetime,
@@ -71,7 +75,8 @@ def close_clock(row: Deadline, now: datetime) -> None:
 def sync_case_clocks(session: Session, case: Case, wf: BpmnWorkflow, now: datetime, new_case: bool = False) -> None:
     """Open and close the case's clocks to match its status and the workflow's waiting tasks (`new_case`: it has
     none yet)."""
-    rows = [] if new_case else session.scalars(_OPEN_CLOCKS, {"case_id": case.id}).all()
+    rows = [] if new_case else [adopt(session, Deadline, row._asdict())
+                                for row in _OPEN_CLOCKS.rows(session, {"case_id": case.id})]
     _sync_rows(session, case, wf, rows, now)
     # Each changed clock goes out as one statement now, not through the flush (see engine/store/writes.py).
     for row in rows:
@@ -90,7 +95,7 @@ def _sync_rows(session: Session, case: Case, wf: BpmnWorkflow, rows: list[Deadli
     def item_manifest() -> dict[str, Any]:
         nonlocal manifest
         if manifest is None:
-            manifest = session.scalar(_MANIFEST, {"id": case.process_version_id})
+            manifest = _MANIFEST.rows(session, {"id": case.process_version_id})[0].manifest
         return manifest
 
     today = local_day(now)
@@ -154,14 +159,12 @@ def _sync_steps(session: Session, case: Case, wf: BpmnWorkflow, rows: list[Deadl
                     key=CARD_RANK.__getitem__, default="none")
     if case_card == "none" and not any(row.is_open for row in steps.values()):
         return  # no step due to show and no card to raise: the work items stay as projected
-    # Core statements, as for the rest of the projection: every step of a clocked item passes here.
-    connection = session.connection()
-    for item in connection.execute(_OPEN_ITEM_DUES, {"case_id": case.id}).all():
+    for item in _OPEN_ITEM_DUES.rows(session, {"case_id": case.id}):
         row = steps.get(item.task_id)
         if row is not None and row.is_open and item.due_at != row.due_at:
             set_item_due(session, item.id, row.due_at)
         if CARD_RANK[case_card] > CARD_RANK[item.card_level]:
-            connection.execute(_SET_ITEM_CARD, {"_item": item.id, "card": case_card})
+            _SET_ITEM_CARD.run(session, {"_item": item.id, "card": case_card})
             stored_in_session(session, WorkItem, item.id, card_level=case_card)
 
 
@@ -169,9 +172,8 @@ def set_item_due(session: Session, item_id: int, due_at: datetime | None) -> Non
     """Show a step's due time on its work item and re-sort it in the group inboxes."""
     from engine.services.casework import due_key  # the inbox sort key belongs to the projection
 
-    connection = session.connection()
-    connection.execute(_SET_ITEM_DUE, {"_item": item_id, "due": due_at})
-    connection.execute(_SET_GROUPS_DUE, {"_item": item_id, "key": due_key(due_at)})
+    _SET_ITEM_DUE.run(session, {"_item": item_id, "due": due_at})
+    _SET_GROUPS_DUE.run(session, {"_item": item_id, "key": due_key(due_at)})
     stored_in_session(session, WorkItem, item_id, due_at=due_at)
 
 

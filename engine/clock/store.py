@@ -11,6 +11,7 @@ from engine.clock.calendar import WorkingCalendar
 from engine.clock.notice import CalendarNotice
 from engine.clock.seed import load_seed, read_seed
 from engine.store.models import CalendarDay, CalendarMeta
+from engine.store.prepared import Prepared
 
 _cache: dict[tuple[str, int], WorkingCalendar] = {}
 _cache_lock = Lock()
@@ -29,13 +30,13 @@ def seed_calendar(session: Session, now: datetime) -> bool:
 
 
 _META = CalendarMeta.__table__
-# A Core statement on the connection: every case change reads the version, and the ORM layer doubled its cost.
-_VERSION = select(_META.c.version, _META.c.confirmed_through)
+# Prepared (engine/store/prepared.py): every case change reads the version.
+_VERSION = Prepared(select(_META.c.version, _META.c.confirmed_through))
 
 
 def load_calendar(session: Session) -> WorkingCalendar:
     """The calendar in force (one indexed read of its version; the days are read once per version)."""
-    meta = session.connection().execute(_VERSION).first()
+    meta = _VERSION.first(session, {})
     if meta is None:
         # An unseeded database still computes deadlines, on the shipped data rather than not at all.
         return load_seed()

@@ -33,9 +33,9 @@ class _Form:
     """The statement as one dialect runs it, for one length of each expanding (IN list) parameter."""
 
     sql: str
-    names: tuple[str, ...]                      # parameter names in placeholder order (positional styles)
-    binds: dict[str, tuple[str, int | None, Processor]]  # placeholder → (caller's parameter, list index, processor)
-    fixed: dict[str, Any]                       # placeholder name → value bound into the statement itself
+    # One entry per placeholder (in order, for positional styles): its name, the caller's parameter and index into
+    # it (None: the parameter itself; no parameter: the value bound into the statement) and the type's processor.
+    plan: tuple[tuple[str, str | None, int | None, Processor, Any], ...]
     positional: bool
     row: type | None                            # named tuple of the result columns, None without results
     results: tuple[Processor, ...]
@@ -122,17 +122,16 @@ def _compile(statement: Executable, dialect: Dialect, lengths: tuple[int, ...] |
     compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys is not None else None)
     by_name = {name: bind for bind, name in compiled.bind_names.items()}
     positional = compiled.positional
-    sql, names = compiled.string, list(compiled.positiontup or [])
-    binds: dict[str, tuple[str, int | None, Processor]] = {}
-    fixed: dict[str, Any] = {}
+    sql, names = compiled.string, list(compiled.positiontup or by_name)
+    binds: dict[str, tuple[str | None, int | None, Processor, Any]] = {}
     for name, bind in by_name.items():
         processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if bind.expanding:
             continue
         if bind.required:
-            binds[name] = (bind.key, None, processor)
+            binds[name] = (bind.key, None, processor, None)
         else:
-            fixed[name] = processor(bind.value) if processor else bind.value
+            binds[name] = (None, None, None, processor(bind.value) if processor else bind.value)
     if lengths is not None:
         # An IN list of n values becomes n placeholders, named as SQLAlchemy names expanded parameters.
         for name, length in zip(_POSTCOMPILE.findall(sql), lengths, strict=True):
@@ -140,24 +139,27 @@ def _compile(statement: Executable, dialect: Dialect, lengths: tuple[int, ...] |
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             expanded = [f"{name}_{i}" for i in range(1, length + 1)]
             for i, item in enumerate(expanded):
-                binds[item] = (bind.key, i, processor)
+                binds[item] = (bind.key, i, processor, None)
             marker = ", ".join("?" if positional else f"%({item})s" for item in expanded)
             sql = sql.replace(f"__[POSTCOMPILE_{name}]", marker or "NULL", 1)
-            if positional:
-                at = names.index(name)
-                names[at:at + 1] = expanded
+            at = names.index(name)
+            names[at:at + 1] = expanded
     columns = list(getattr(statement, "exported_columns", []) or [])
     row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None  # type: ignore[misc]
     results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
-    return _Form(sql, tuple(names), binds, fixed, positional, row, results)
+    plan = tuple((name, *binds[name]) for name in names if name in binds)
+    return _Form(sql, plan, positional, row, results)
 
 
 def _values(form: _Form, params: dict[str, Any]) -> Sequence[Any] | dict[str, Any]:
-    out: dict[str, Any] = dict(form.fixed)
-    for name, (key, index, processor) in form.binds.items():
-        value = params[key] if index is None else params[key][index]
-        out[name] = processor(value) if processor else value
-    return tuple(out[name] for name in form.names) if form.positional else out
+    values = []
+    for _, key, index, processor, value in form.plan:
+        if key is not None:
+            value = params[key] if index is None else params[key][index]
+            if processor is not None:
+                value = processor(value)
+        values.append(value)
+    return tuple(values) if form.positional else {entry[0]: value for entry, value in zip(form.plan, values, strict=True)}
 
 
 def _wrapped(form: _Form, values: Iterable[Any], exc: Exception, dialect: Dialect) -> DBAPIError:

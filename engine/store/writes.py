@@ -28,6 +28,7 @@ class _Layout:
     columns: dict[str, str]                 # attribute key → column name
     loaded: tuple[Column, ...]              # the columns an ORM load reads at once (deferred ones wait)
     defaults: dict[str, Any]                # attribute key → scalar default filled in before an insert
+    unwritable: str | None                  # why `insert_row` cannot write the class (a computed default)
     primary_key: str                        # attribute key of the (single-column) primary key
     version: str | None                     # attribute key of the version counter, if the class has one
     insert: Prepared
@@ -37,7 +38,7 @@ class _Layout:
 @cache
 def _layout(mapper: Mapper) -> _Layout:
     table = mapper.local_table
-    columns, defaults, loaded = {}, {}, []
+    columns, defaults, loaded, unwritable = {}, {}, [], None
     for attr in mapper.column_attrs:
         column = attr.columns[0]
         columns[attr.key] = column.key
@@ -46,16 +47,17 @@ def _layout(mapper: Mapper) -> _Layout:
         if column is mapper.version_id_col:
             defaults[attr.key] = 1
         elif column.default is not None:
-            if not column.default.is_scalar:
-                raise TypeError(f"{table.name}.{column.key}: only scalar defaults can be written this way")
-            defaults[attr.key] = column.default.arg
+            if column.default.is_scalar:
+                defaults[attr.key] = column.default.arg
+            else:
+                unwritable = f"{table.name}.{column.key}: only scalar defaults can be written this way"
     pk_column = table.primary_key.columns[0]
     statement = update(table).where(pk_column == bindparam("_pk"))
     version = mapper.version_id_col
     if version is not None:
         statement = statement.where(version == bindparam("_old"))
-    # The SET clause comes from the parameters given; SQLAlchemy caches the compiled form per set of columns.
-    return _Layout(table.name, columns, tuple(loaded), defaults, mapper.get_property_by_column(pk_column).key,
+    # The SET clause comes from the parameters given; the prepared statement keeps a form per set of columns.
+    return _Layout(table.name, columns, tuple(loaded), defaults, unwritable, mapper.get_property_by_column(pk_column).key,
                    mapper.get_property_by_column(version).key if version is not None else None,
                    Prepared(table.insert().returning(pk_column)), Prepared(statement))
 
@@ -63,6 +65,8 @@ def _layout(mapper: Mapper) -> _Layout:
 def insert_row(session: Session, obj: T) -> T:
     """INSERT a new mapped object's columns and add it to the session as already stored."""
     layout = _layout(inspect(obj).mapper)
+    if layout.unwritable:
+        raise TypeError(layout.unwritable)
     state = obj.__dict__
     for key, default in layout.defaults.items():
         # The object must hold what the row holds, or reading the attribute later would cost a query.
