@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ class FormRegistry:
 
     def schema(self, key: str) -> dict[str, Any]:
         """Return the JSON Schema of a form key."""
-        return _load(self.folder, key)
+        return _load(self.folder, key)[0]
 
     def clean(self, key: str | None, data: Any) -> dict[str, Any]:
         """Validate form data against its schema; return only declared fields, or raise with per-field errors."""
@@ -36,10 +38,10 @@ class FormRegistry:
             if data:
                 raise InvalidInput("this step has no form: it takes no data", fields={k: "not a field of this step" for k in data})
             return {}
-        schema = self.schema(key)
+        schema, validator = _load(self.folder, key)
         declared = schema.get("properties", {})
         fields = {name: "not a field of this form" for name in data if name not in declared}
-        for error in Draft202012Validator(schema).iter_errors(data):
+        for error in validator.iter_errors(data):
             if error.validator == "required":
                 # jsonschema words it "'name' is a required property"; the quoted part is the field.
                 fields.setdefault(error.message.split("'")[1], "required")
@@ -52,20 +54,25 @@ class FormRegistry:
 
 
 @lru_cache(maxsize=256)
-def _load_cached(folder: str, key: str, mtime: float) -> dict[str, Any]:
+def _load_cached(folder: str, key: str, mtime: float) -> tuple[dict[str, Any], Draft202012Validator]:
     path = Path(folder) / f"{key}.json"
     schema = json.loads(path.read_text(encoding="utf-8"))
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         raise InvalidInput(f"forms/{key}.json is not a valid JSON Schema: {exc.message}") from None
-    return schema
+    # The validator is built once per version of the file, like the schema check.
+    return schema, Draft202012Validator(schema)
 
 
-def _load(folder: Path, key: str) -> dict[str, Any]:
+def _load(folder: Path, key: str) -> tuple[dict[str, Any], Draft202012Validator]:
     if not key or "/" in key or "\\" in key or key.startswith("."):
         raise NotFound(f"no form '{key}'")
-    path = folder / f"{key}.json"
-    if not path.is_file():
+    # One stat per use: a designer's edit to the file shows on the next request.
+    try:
+        status = os.stat(folder / f"{key}.json")
+    except OSError:
+        status = None
+    if status is None or not stat.S_ISREG(status.st_mode):
         raise NotFound(f"no form '{key}' (expected forms/{key}.json)")
-    return _load_cached(str(folder), key, path.stat().st_mtime)
+    return _load_cached(str(folder), key, status.st_mtime)
