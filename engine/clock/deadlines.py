@@ -31,6 +31,7 @@ from engine.clock.limits import INTAKE_LIMIT, Budget, case_limits, parse_budget,
 from engine.clock.settings import ClockSettings, load_settings
 from engine.clock.store import load_calendar
 from engine.clock.timers import arm_timers, timer_budget, waiting_timers
+from engine.runtime import find_tasks, ready_user_tasks
 from engine.store.models import Case, Deadline, ProcessVersion, WorkItem, WorkItemGroup
 from engine.store.prepared import Prepared
 from engine.store.writes import adopt, insert_row, loaded_columns, stored_in_session, write_through
@@ -131,8 +132,8 @@ def _intake_step_waits_for_materials(rows: list[Deadline], case: Case, today: da
 
 def _clocked_tasks(wf: BpmnWorkflow) -> dict[str, Task]:
     # READY user tasks and running call activities (a report-up leg runs as a call activity).
-    tasks = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
-    tasks.update({str(t.id): t for t in wf.get_tasks(state=TaskState.STARTED)
+    tasks = {str(t.id): t for t in ready_user_tasks(wf)}
+    tasks.update({str(t.id): t for t in find_tasks(wf, TaskState.STARTED)
                   if t.task_spec.__class__.__name__ in ("CallActivity", "SubWorkflowTask")})
     return tasks
 

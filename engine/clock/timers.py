@@ -26,7 +26,7 @@ from engine.clock.calendar import SHANGHAI
 from engine.clock.ladder import end_of_day
 from engine.clock.limits import Budget, parse_budget
 from engine.errors import InvalidInput
-from engine.runtime import SCRIPT_ENGINE
+from engine.runtime import SCRIPT_ENGINE, find_tasks
 
 # What a waiting timer holds instead of a wall-clock due time; a constant keeps the saved state (and
 # so its hash) the same when an auditor re-executes the history.
@@ -61,7 +61,7 @@ def is_timer(task: Task) -> bool:
 
 def waiting_timers(wf: BpmnWorkflow) -> list[Task]:
     """Timer tasks currently waiting, in subprocesses too."""
-    return [t for t in wf.get_tasks(state=TaskState.WAITING) if is_timer(t)]
+    return [t for t in find_tasks(wf, TaskState.WAITING) if is_timer(t)]
 
 
 def arm_timers(wf: BpmnWorkflow) -> None:
