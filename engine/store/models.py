@@ -66,7 +66,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256), default="")
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     is_absent: Mapped[bool] = mapped_column(Boolean, default=False)
-    backup_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # Indexed: every request looks up the absent holders whose backup post (AB岗) the acting user is.
+    backup_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
