@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -66,8 +68,12 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         # Straight on the driver: every transaction starts here, and a statement through SQLAlchemy cost ten times
-        # what SQLite spends on BEGIN.
-        conn.connection.driver_connection.execute(begin)
+        # what SQLite spends on BEGIN. SQLAlchemy does not wrap what a begin handler raises, so this does: a
+        # database still locked after the busy timeout is the OperationalError the units of work turn into Conflict.
+        try:
+            conn.connection.driver_connection.execute(begin)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(begin, (), exc, sqlite3.Error) from exc
 
     return engine
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import sqlite3
 
 import pytest
 
@@ -60,3 +61,25 @@ def test_two_processes_racing_for_one_task_produce_one_winner(ow, db_url, action
         expected = "task_completed" if action == "complete" else "claimed"
         assert [e["type"] for e in events].count(expected) == 1
         assert services.verify_history(ow, case_no)["problems"] == []
+
+
+def test_a_database_still_locked_after_the_busy_timeout_is_a_conflict_and_changes_nothing(ow, db_url):
+    if not ow.db.is_sqlite:
+        pytest.skip("SQLite's file lock; PostgreSQL waits on row locks instead")
+    case_no = accepted_ad_case(ow)
+    task_id = only_task(ow, "reviewer1", "review", case_no)
+    ow.db.dispose()
+    # The pool's next connection gives up after 50 ms instead of 30 s, while another process holds the write lock.
+    pooled = ow.db.write_engine.raw_connection()
+    pooled.driver_connection.execute("PRAGMA busy_timeout=50")
+    pooled.close()
+    holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Conflict, match="the database is busy"):
+            services.complete(ow, task_id, "reviewer1", {"decision": "pass", "opinion": "locked out"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert [t["task_id"] for t in services.inbox(ow, "reviewer1") if t["case_no"] == case_no] == [task_id]
+    assert services.case_detail(ow, case_no)["status"] == "ACCEPTED"
