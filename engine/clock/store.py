@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from engine.clock.calendar import WorkingCalendar
 from engine.clock.notice import CalendarNotice
 from engine.clock.seed import load_seed, read_seed
+from engine.store.db import database_key
 from engine.store.models import CalendarDay, CalendarMeta
 from engine.store.prepared import Prepared
 
@@ -40,7 +41,7 @@ def load_calendar(session: Session) -> WorkingCalendar:
     if meta is None:
         # An unseeded database still computes deadlines, on the shipped data rather than not at all.
         return load_seed()
-    key = (str(session.get_bind().url), meta.version)
+    key = (database_key(session), meta.version)
     cal = _cache.get(key)
     if cal is None:
         rows = session.execute(select(CalendarDay.day, CalendarDay.is_working)).all()
@@ -67,7 +68,7 @@ def store_notice(session: Session, notice: CalendarNotice, now: datetime) -> Wor
     meta.version, meta.confirmed_through, meta.updated_at = new.version, new.confirmed_through, now
     session.flush()
     # A rebuilt database can reach the same version number with other content: forget this URL's entries.
-    url = str(session.get_bind().url)
+    url = database_key(session)
     with _cache_lock:
         for key in [k for k in _cache if k[0] == url]:
             del _cache[key]

@@ -5,10 +5,10 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, null, select, union_all
-from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from engine.errors import Forbidden, NotFound
+from engine.store.db import database_key
 from engine.store.models import Department, User, UserGroup
 from engine.store.prepared import Prepared
 
@@ -72,13 +72,13 @@ def resolve_actor(session: Session, username: str) -> Actor:
 # The department tree changes a few times a year; re-reading it on every request cost a fifth of a
 # completion's time. Cached per database for a minute, so a reorganisation shows up everywhere within that.
 _TREE_TTL_SECONDS = 60.0
-_tree_cache: dict[URL, tuple[float, dict[int | None, list[int]]]] = {}
+_tree_cache: dict[str, tuple[float, dict[int | None, list[int]]]] = {}
 
 
 def _departments_below(session: Session, department_id: int | None) -> frozenset[int]:
     if department_id is None:
         return frozenset()
-    key = session.get_bind().url
+    key = database_key(session)
     cached = _tree_cache.get(key)
     if cached is None or time.monotonic() - cached[0] > _TREE_TTL_SECONDS:
         children: dict[int | None, list[int]] = {}

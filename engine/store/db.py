@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,20 @@ class Database:
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
+
+
+_KEYS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def database_key(session: Session) -> str:
+    """The URL of the session's database as text: what process-wide caches of database content are keyed by."""
+    # Rendering (or hashing) a URL with query options cost more than the cached read it keyed; each engine
+    # renders its URL once.
+    engine = session.get_bind()
+    key = _KEYS.get(engine)
+    if key is None:
+        key = _KEYS[engine] = str(engine.url)
+    return key
 
 
 def _sqlite_engine(url: str, begin: str) -> Engine:
