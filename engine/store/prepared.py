@@ -36,6 +36,7 @@ class _Form:
     # One entry per placeholder (in order, for positional styles): its name, the caller's parameter and index into
     # it (None: the parameter itself; no parameter: the value bound into the statement) and the type's processor.
     plan: tuple[tuple[str, str | None, int | None, Processor, Any], ...]
+    expanding: tuple[str, ...]                  # the IN-list parameters still to expand (none once expanded)
     positional: bool
     row: type | None                            # named tuple of the result columns, None without results
     results: tuple[Processor, ...]
@@ -73,7 +74,9 @@ class Prepared:
         if not many:
             return
         dialect, connection = _driver(session)
-        form = self._form(dialect, (), self._keys(many[0]))
+        form = self._form(dialect, None, self._keys(many[0]))
+        if form.expanding:
+            raise TypeError("run_many takes no IN-list parameters")
         values = [_values(form, params) for params in many]
         try:
             connection.cursor().executemany(form.sql, values)
@@ -83,8 +86,9 @@ class Prepared:
     def _run(self, session: Session, params: dict[str, Any]) -> tuple[Any, _Form]:
         dialect, connection = _driver(session)
         keys = self._keys(params)
-        lengths = tuple(len(params[name]) for name in _POSTCOMPILE.findall(self._form(dialect, None, keys).sql))
-        form = self._form(dialect, lengths, keys)
+        form = self._form(dialect, None, keys)
+        if form.expanding:
+            form = self._form(dialect, tuple(len(params[name]) for name in form.expanding), keys)
         values = _values(form, params)
         try:
             cursor = connection.cursor()
@@ -97,7 +101,7 @@ class Prepared:
         return tuple(params) if self._sets_columns else None
 
     def _form(self, dialect: Dialect, lengths: tuple[int, ...] | None, keys: tuple[str, ...] | None) -> _Form:
-        # `lengths` None: the form before IN lists are expanded, read only for the names of the lists.
+        # `lengths` None: the statement as compiled, which runs as it is unless it has IN lists to expand.
         key = (dialect.name, lengths, keys)
         form = self._forms.get(key)
         if form is None:
@@ -148,7 +152,7 @@ def _compile(statement: Executable, dialect: Dialect, lengths: tuple[int, ...] |
     row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None  # type: ignore[misc]
     results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
     plan = tuple((name, *binds[name]) for name in names if name in binds)
-    return _Form(sql, plan, positional, row, results)
+    return _Form(sql, plan, tuple(_POSTCOMPILE.findall(sql)), positional, row, results)
 
 
 def _values(form: _Form, params: dict[str, Any]) -> Sequence[Any] | dict[str, Any]:
