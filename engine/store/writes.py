@@ -1,8 +1,9 @@
-"""Writing mapped objects with single Core statements while they stay in the session, clean.
+"""Mapped objects written, and adopted from rows read, with single prepared statements, staying clean in the session.
 
 The unit of work costs more than the statements it emits on the case-change path (a flush per transaction
 was a sixth of a completion), so the hot path writes its rows itself: the objects stay in the identity map with
-the stored values as committed state, and the flush at commit finds nothing left to do.
+the stored values as committed state, and the flush at commit finds nothing left to do. Loading them through
+the ORM likewise cost more than the query, so the hot path reads the row and adopts it as a loaded object.
 """
 from __future__ import annotations
 
