@@ -550,10 +550,13 @@ def _lock_cases(session: Session, case_ids: list[int]) -> None:
         .where(Case.id.in_(case_ids)).order_by(Case.id).with_for_update(of=Case)
         .execution_options(populate_existing=True)).all()
     hashes = session.info.setdefault("clock_state_hashes", {})
+    # Held here, not only in the identity map: the session keeps unchanged objects weakly, and a case collected
+    # before its stage fired was read again, one more round trip per stage.
+    locked = session.info.setdefault("clock_locked_cases", {})
     for case, last_state_hash in rows:
+        locked[case.id] = case
         if last_state_hash is not None:
             hashes[case.id] = (case.state_json, last_state_hash)
-    session.info.setdefault("clock_locked_cases", set()).update(case_ids)
     items = session.info.setdefault("clock_items", {})
     for case_id in case_ids:
         items[case_id] = []
@@ -563,11 +566,11 @@ def _lock_cases(session: Session, case_ids: list[int]) -> None:
 
 def _lock_case(session: Session, case_id: int) -> Case:
     """Lock a case row for this transaction, re-read once; later stages of the batch reuse it as changed."""
-    locked = session.info.setdefault("clock_locked_cases", set())
-    if case_id in locked:
-        return session.get(Case, case_id)
-    locked.add(case_id)
-    return session.get(Case, case_id, with_for_update=True, populate_existing=True)
+    locked = session.info.setdefault("clock_locked_cases", {})
+    case = locked.get(case_id)
+    if case is None:
+        case = locked[case_id] = session.get(Case, case_id, with_for_update=True, populate_existing=True)
+    return case
 
 
 def _manifest(session: Session, case: Case) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from engine import services
 from engine.cli import main
@@ -279,6 +279,25 @@ def test_sweep_fires_each_stage_once_and_an_empty_sweep_fires_nothing(ow):
         per_stage = s.execute(select(CaseEvent.type, func.count()).group_by(CaseEvent.type)).all()
         pending = s.scalar(select(func.count(Deadline.id)).where(Deadline.next_fire_at <= at("2026-03-20T00:00")))
     assert pending == 0 and dict(per_stage)["yellow_card_issued"] == 2
+
+
+def test_a_sweep_batch_reads_each_case_once_however_many_of_its_stages_fire(ow):
+    cases = [accepted_ad_case(ow) for _ in range(3)]
+    selects: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT") and 'FROM "case"' in statement:
+            selects.append(statement)
+
+    event.listen(ow.db.write_engine, "before_cursor_execute", seen)
+    try:
+        fired = services.sweep(ow, at("2026-03-13T00:10"))  # each case's promised and step warnings
+    finally:
+        event.remove(ow.db.write_engine, "before_cursor_execute", seen)
+    assert sorted(s["case_no"] for s in fired) == sorted(cases * 2)
+    # One statement locks and loads the batch's cases; no stage reads its case again.
+    assert len(selects) == 1
+    assert all(services.verify_history(ow, c)["problems"] == [] for c in cases)
 
 
 def test_deemed_approval_fires_only_for_an_item_that_opts_in(ow, clock):
