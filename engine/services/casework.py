@@ -45,6 +45,9 @@ def find_case(session: Session, case_no: str) -> Case:
 
 
 # A prepared statement and `adopt`: the ORM's loading machinery cost more than the query (engine/store/writes.py).
+# The row holds the case's columns, then the work item's.
+_CASE_KEYS = [c.key for c in loaded_columns(Case)]
+_ITEM_KEYS = [c.key for c in loaded_columns(WorkItem)]
 _CASE_AND_ITEM = Prepared(
     select(*(c.label(f"c_{c.key}") for c in loaded_columns(Case)),
            *(c.label(f"w_{c.key}") for c in loaded_columns(WorkItem)))
@@ -62,9 +65,9 @@ def case_and_item(session: Session, task_id: str) -> tuple[Case, WorkItem]:
     row = _CASE_AND_ITEM.first(session, {"task_id": task_id})
     if row is None:
         raise NotFound(f"no task {task_id}")
-    values = row._asdict()
-    return (adopt(session, Case, {k[2:]: v for k, v in values.items() if k.startswith("c_")}),
-            adopt(session, WorkItem, {k[2:]: v for k, v in values.items() if k.startswith("w_")}))
+    split = len(_CASE_KEYS)
+    return (adopt(session, Case, dict(zip(_CASE_KEYS, row[:split], strict=True))),
+            adopt(session, WorkItem, dict(zip(_ITEM_KEYS, row[split:], strict=True))))
 
 
 class CaseChange:

@@ -54,11 +54,10 @@ class Prepared:
     def rows(self, session: Session, params: dict[str, Any]) -> list[Any]:
         """Run the statement and return its result rows as named tuples (selects and RETURNING)."""
         cursor, form = self._run(session, params)
-        rows = cursor.fetchall()
-        processors = form.results
-        if any(processors):
-            rows = [tuple(p(v) if p else v for p, v in zip(processors, r, strict=True)) for r in rows]
-        return [form.row._make(r) for r in rows]
+        make, processors = form.row._make, form.results
+        if not any(processors):
+            return [make(r) for r in cursor.fetchall()]
+        return [make([p(v) if p else v for p, v in zip(processors, r, strict=True)]) for r in cursor.fetchall()]
 
     def first(self, session: Session, params: dict[str, Any]) -> Any | None:
         """The first result row, or None."""
