@@ -52,7 +52,8 @@ def append_event(session: Session, case: Case, type_: str, actor: str, payload: 
     # Checkpoint here, whatever the event: a claim or a clock note can be the 20th event as well as a completion.
     # The saved state must be the one this event hashed (a caller may still change the state afterwards).
     if seq % CHECKPOINT_EVERY == 0 and case.state_json and hash_of_state(case.state_json) == state_hash:
-        session.connection().execute(_INSERT_CHECKPOINT, {"case_id": case.id, "seq": seq, "state_json": case.state_json})
+        session.connection().execute(_INSERT_CHECKPOINT,
+                                     {"case_id": case.id, "seq": seq, "state_json": case.state_json})
 
 
 @dataclass

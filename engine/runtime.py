@@ -126,8 +126,8 @@ spiff_task.time = _EngineTime
 
 # SpiffWorkflow logs every task state change at INFO and, while its loggers' own level is unset, gathers each
 # record's task data and the workflow's whole task list for it even when nothing is logged (7 % of the engine's
-# time on the benchmark's process). OneWindow's record of what happened is the case history, so those loggers start at WARNING; a level
-# set before this import (logging configuration) is kept.
+# time on the benchmark's process). OneWindow's record of what happened is the case history, so those loggers
+# start at WARNING; a level set before this import (logging configuration) is kept.
 for _name in ("spiff.task", "spiff.workflow"):
     if logging.getLogger(_name).level == logging.NOTSET:
         logging.getLogger(_name).setLevel(logging.WARNING)

@@ -44,7 +44,8 @@ __all__ = ["arm_timers", "clock_view", "close_clock", "open_clock", "raise_card"
 _DL, _WI, _WIG = Deadline.__table__, WorkItem.__table__, WorkItemGroup.__table__
 _OPEN_CLOCKS = Prepared(select(*loaded_columns(Deadline)).where(_DL.c.case_id == bindparam("case_id"),
                                                                 _DL.c.is_open.is_(True)).order_by(_DL.c.id))
-_MANIFEST = Prepared(select(ProcessVersion.__table__.c.manifest).where(ProcessVersion.__table__.c.id == bindparam("id")))
+_PV = ProcessVersion.__table__
+_MANIFEST = Prepared(select(_PV.c.manifest).where(_PV.c.id == bindparam("id")))
 _OPEN_ITEM_DUES = Prepared(select(_WI.c.id, _WI.c.task_id, _WI.c.due_at, _WI.c.card_level).where(
     _WI.c.case_id == bindparam("case_id"), _WI.c.is_open.is_(True)))
 _SET_ITEM_DUE = Prepared(update(_WI).where(_WI.c.id == bindparam("_item")).values(due_at=bindparam("due")))

@@ -46,11 +46,10 @@ def find_case(session: Session, case_no: str) -> Case:
 
 # A prepared statement and `adopt`: the ORM's loading machinery cost more than the query (engine/store/writes.py).
 # The row holds the case's columns, then the work item's.
-_CASE_KEYS = [c.key for c in loaded_columns(Case)]
-_ITEM_KEYS = [c.key for c in loaded_columns(WorkItem)]
+_CASE_COLUMNS, _ITEM_COLUMNS = loaded_columns(Case), loaded_columns(WorkItem)
+_CASE_KEYS, _ITEM_KEYS = [c.key for c in _CASE_COLUMNS], [c.key for c in _ITEM_COLUMNS]
 _CASE_AND_ITEM = Prepared(
-    select(*(c.label(f"c_{c.key}") for c in loaded_columns(Case)),
-           *(c.label(f"w_{c.key}") for c in loaded_columns(WorkItem)))
+    select(*(c.label(f"c_{c.key}") for c in _CASE_COLUMNS), *(c.label(f"w_{c.key}") for c in _ITEM_COLUMNS))
     .join_from(Case.__table__, WorkItem.__table__, WorkItem.__table__.c.case_id == Case.__table__.c.id)
     .where(WorkItem.__table__.c.task_id == bindparam("task_id")))
 
@@ -199,7 +198,8 @@ def add_group_rows(item: WorkItem) -> None:
                        for group in filter(None, item.candidate_groups.split(",")))
 
 
-_DROP_GROUPS = Prepared(delete(WorkItemGroup.__table__).where(WorkItemGroup.__table__.c.work_item_id == bindparam("_id")))
+_WIG = WorkItemGroup.__table__
+_DROP_GROUPS = Prepared(delete(_WIG).where(_WIG.c.work_item_id == bindparam("_id")))
 
 
 def drop_group_rows(session: Session, work_item_ids: list[int]) -> None:

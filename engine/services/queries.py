@@ -48,8 +48,8 @@ def inbox(ow: OneWindow, username: str, scope: str = "all", limit: int = 50, off
         # was most of an inbox read.
         if filters:
             # Built per request, so SQLAlchemy's cache of compiled statements serves it, not a prepared one.
-            found = list(session.connection().execute(_INBOX_ROWS.where(_WI.c.id.in_(
-                _filtered_inbox(actor, scope, holders, departments, _inbox_filters(filters), now).limit(limit + offset)))))
+            ids = _filtered_inbox(actor, scope, holders, departments, _inbox_filters(filters), now)
+            found = list(session.connection().execute(_INBOX_ROWS.where(_WI.c.id.in_(ids.limit(limit + offset)))))
         else:
             found = []
             if scope in ("mine", "all"):

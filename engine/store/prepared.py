@@ -162,7 +162,9 @@ def _values(form: _Form, params: dict[str, Any]) -> Sequence[Any] | dict[str, An
             if processor is not None:
                 value = processor(value)
         values.append(value)
-    return tuple(values) if form.positional else {entry[0]: value for entry, value in zip(form.plan, values, strict=True)}
+    if form.positional:
+        return tuple(values)
+    return {entry[0]: value for entry, value in zip(form.plan, values, strict=True)}
 
 
 def _wrapped(form: _Form, values: Iterable[Any], exc: Exception, dialect: Dialect) -> DBAPIError:

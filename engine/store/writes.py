@@ -58,7 +58,8 @@ def _layout(mapper: Mapper) -> _Layout:
     if version is not None:
         statement = statement.where(version == bindparam("_old"))
     # The SET clause comes from the parameters given; the prepared statement keeps a form per set of columns.
-    return _Layout(table.name, columns, tuple(loaded), defaults, unwritable, mapper.get_property_by_column(pk_column).key,
+    return _Layout(table.name, columns, tuple(loaded), defaults, unwritable,
+                   mapper.get_property_by_column(pk_column).key,
                    mapper.get_property_by_column(version).key if version is not None else None,
                    Prepared(table.insert().returning(pk_column)), Prepared(statement))
 
