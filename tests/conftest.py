@@ -26,7 +26,8 @@ DEMO_PASSWORD = "demo-1234"
 T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 
 
-def _pg_url(schema: str) -> str:
+def pg_schema_url(schema: str) -> str:
+    """The test server's URL with `schema` as the search path."""
     return f"{PG_SERVER}?options=-csearch_path%3D{schema}"
 
 
@@ -40,7 +41,7 @@ def pg_schema():
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     except Exception as exc:  # the server must run: .ci/run starts it
         pytest.fail(f"PostgreSQL is not reachable at {PG_SERVER}: {exc}")
-    db = open_database(_pg_url(schema))
+    db = open_database(pg_schema_url(schema))
     upgrade_schema(db)
     db.dispose()
     yield schema
@@ -67,7 +68,7 @@ def db_url(request, tmp_path) -> str:
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
     schema = request.getfixturevalue("pg_schema")
-    url = _pg_url(schema)
+    url = pg_schema_url(schema)
     engine = create_engine(url)
     with engine.begin() as conn:
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -29,9 +30,10 @@ def database_url(explicit: str | None = None) -> str:
 class Database:
     """The engines and session factories of one database.
 
-    SQLite gets two engines over the same file: writers open with BEGIN IMMEDIATE so that two clerks
-    racing for one task queue up instead of failing on a lock upgrade; readers stay deferred so inbox
-    pages never wait for a writer (WAL).
+    Both databases get a writer and a read-only reader engine. On SQLite they share the file: writers open with
+    BEGIN IMMEDIATE so that two clerks racing for one task queue up instead of failing on a lock upgrade; readers
+    stay deferred so inbox pages never wait for a writer (WAL). On PostgreSQL readers run without a transaction
+    (see `_postgres_engines`).
     """
 
     url: str
@@ -48,8 +50,7 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.write_engine.dispose()
-        if self.read_engine is not self.write_engine:
-            self.read_engine.dispose()
+        self.read_engine.dispose()
 
 
 _KEYS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
@@ -66,7 +67,8 @@ def database_key(session: Session) -> str:
     return key
 
 
-def _sqlite_engine(url: str, begin: str) -> Engine:
+def _sqlite_engine(url: str, writer: bool) -> Engine:
+    begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -78,6 +80,9 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        if not writer:
+            # A write inside `reading` fails loudly instead of being rolled back unseen.
+            cur.execute("PRAGMA query_only=ON")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -93,14 +98,62 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
     return engine
 
 
+# A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out (a dead one is replaced
+# unseen). Pinging every checkout, SQLAlchemy's pre-ping, cost a round trip per use case: a tenth of a completion.
+PING_AFTER_ENV = "ONEWINDOW_PG_PING_AFTER"
+DEFAULT_PING_AFTER_SECONDS = 5.0
+
+
+def _postgres_engines(url: str) -> tuple[Engine, Engine]:
+    """A writer engine, and a reader engine whose connections run each statement on its own, read-only."""
+    ping_after = float(os.environ.get(PING_AFTER_ENV) or DEFAULT_PING_AFTER_SECONDS)
+    write_engine = create_engine(url, pool_size=5, max_overflow=10)
+    # Under READ COMMITTED, PostgreSQL's default, each statement of a transaction sees its own snapshot anyway, so a
+    # read transaction's BEGIN and ROLLBACK were two round trips buying nothing. The connections are read-only, so
+    # a write inside `reading` fails loudly instead of being committed (before, it was rolled back unseen).
+    read_engine = create_engine(url, pool_size=5, max_overflow=10, isolation_level="AUTOCOMMIT")
+
+    @event.listens_for(read_engine, "connect")
+    def _read_only(dbapi_conn, _record):
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True
+        dbapi_conn.execute("SET SESSION default_transaction_read_only = on")
+        dbapi_conn.autocommit = autocommit
+
+    for engine in (write_engine, read_engine):
+        _ping_when_idle(engine, ping_after)
+    return write_engine, read_engine
+
+
+def _ping_when_idle(engine: Engine, after_seconds: float) -> None:
+    """Ping a pooled connection at checkout when it has been idle for more than `after_seconds`."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn, record, _proxy):
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= after_seconds:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error:
+            alive = False
+        if not alive:
+            # The pool discards this connection and checks out another (SQLAlchemy's documented disconnect hook).
+            raise DisconnectionError("a pooled connection was found closed; it is replaced")
+
+
 def open_database(url: str | None = None) -> Database:
     """Create the engines for a URL (see `database_url`)."""
     url = database_url(url)
     if url.startswith("sqlite"):
-        write_engine = _sqlite_engine(url, "BEGIN IMMEDIATE")
-        read_engine = _sqlite_engine(url, "BEGIN")
+        write_engine = _sqlite_engine(url, writer=True)
+        read_engine = _sqlite_engine(url, writer=False)
     else:
-        write_engine = read_engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        write_engine, read_engine = _postgres_engines(url)
     return Database(
         url=url,
         write_engine=write_engine,

@@ -84,8 +84,14 @@ def test_a_prepared_statement_runs_in_the_session_transaction_and_its_driver_err
         _PREPARED_ITEM.rows(session, _item(case_id, "dup", clock.now()))
         # The same task id again violates the unique index: the first insert is rolled back with the transaction.
         _PREPARED_ITEM.rows(session, _item(case_id, "dup", clock.now()))
-    with pytest.raises(IntegrityError), reading(ow.db) as session:
-        _PREPARED_ITEM.rows(session, _item(-1, "no-such-case", clock.now()))
+    # A bare session, not a unit of work: the driver's error itself must come back as SQLAlchemy's.
+    session = ow.db.writer()
+    try:
+        with pytest.raises(IntegrityError):
+            _PREPARED_ITEM.rows(session, _item(-1, "no-such-case", clock.now()))
+    finally:
+        session.rollback()
+        session.close()
     with reading(ow.db) as session:
         assert session.scalar(select(WorkItem.id).where(WorkItem.task_id.like("dup%"))) is before is None
         assert session.scalar(select(WorkItem.id).where(WorkItem.task_id == "no-such-case")) is None
