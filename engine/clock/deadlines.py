@@ -6,6 +6,7 @@ a step clock for every waiting task with a `limit`, and a deadline for every BPM
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -90,9 +91,17 @@ def _sync_rows(session: Session, case: Case, wf: BpmnWorkflow, rows: list[Deadli
         for row in rows:
             close_clock(row, now)
         return
-    cal, settings = load_calendar(session), load_settings()
+    settings = load_settings()
     kinds = {r.kind for r in rows}
     manifest: dict[str, Any] | None = None
+    cal: WorkingCalendar | None = None
+
+    def calendar() -> WorkingCalendar:
+        # Read only when a clock is opened or restarted: most changes just close the clocks of finished steps.
+        nonlocal cal
+        if cal is None:
+            cal = load_calendar(session)
+        return cal
 
     def item_manifest() -> dict[str, Any]:
         nonlocal manifest
@@ -104,20 +113,20 @@ def _sync_rows(session: Session, case: Case, wf: BpmnWorkflow, rows: list[Deadli
     for row in rows:
         if row.kind == "intake" and case.status != "RECEIVED":
             close_clock(row, now)
-    _intake_step_waits_for_materials(rows, case, today, cal, settings)
+    _intake_step_waits_for_materials(rows, case, today, calendar, settings)
     if case.status == "RECEIVED" and "intake" not in kinds:
-        open_clock(session, case, "intake", parse_budget(INTAKE_LIMIT), today, now, cal, settings,
+        open_clock(session, case, "intake", parse_budget(INTAKE_LIMIT), today, now, calendar(), settings,
                    rule="deemed-acceptance", ladder="none")
     if case.accepted_at is not None and not kinds & CASE_KINDS:
         limits = case_limits(item_manifest(), application=case.form_data)
         for kind, budget in (("statutory", limits.statutory), ("promised", limits.promised)):
-            open_clock(session, case, kind, budget, local_day(case.accepted_at), now, cal, settings)
-    _sync_steps(session, case, wf, rows, now, cal, settings)
-    _sync_timers(session, case, wf, rows, now, cal, settings, item_manifest)
+            open_clock(session, case, kind, budget, local_day(case.accepted_at), now, calendar(), settings)
+    _sync_steps(session, case, wf, rows, now, calendar, settings)
+    _sync_timers(session, case, wf, rows, now, calendar, settings, item_manifest)
 
 
-def _intake_step_waits_for_materials(rows: list[Deadline], case: Case, today: date, cal: WorkingCalendar,
-                                     settings: ClockSettings) -> None:
+def _intake_step_waits_for_materials(rows: list[Deadline], case: Case, today: date,
+                                     calendar: Callable[[], WorkingCalendar], settings: ClockSettings) -> None:
     # After a one-time notice the window's step clock waits with the applicant, and when the materials
     # arrive intake starts afresh (the intake clock re-opens above; the step clock restarts with it).
     for row in rows:
@@ -127,8 +136,8 @@ def _intake_step_waits_for_materials(rows: list[Deadline], case: Case, today: da
             row.paused_since, row.next_fire_at = today, None
         elif case.status == "RECEIVED" and row.paused_since is not None:
             row.started_on, row.paused_days, row.paused_since, row.stage = today, 0, None, "running"
-            row.due_at, row.provisional = calendar_due(cal, row)
-            row.next_fire_at = next_fire(cal, row, settings)
+            row.due_at, row.provisional = calendar_due(calendar(), row)
+            row.next_fire_at = next_fire(calendar(), row, settings)
 
 
 def _clocked_tasks(wf: BpmnWorkflow) -> dict[str, Task]:
@@ -144,7 +153,7 @@ def _properties(task: Task) -> dict[str, Any]:
 
 
 def _sync_steps(session: Session, case: Case, wf: BpmnWorkflow, rows: list[Deadline], now: datetime,
-                cal: WorkingCalendar, settings: ClockSettings) -> None:
+                calendar: Callable[[], WorkingCalendar], settings: ClockSettings) -> None:
     tasks = _clocked_tasks(wf)
     steps = {r.task_id: r for r in rows if r.kind == "step"}
     for task_id, row in steps.items():
@@ -155,7 +164,7 @@ def _sync_steps(session: Session, case: Case, wf: BpmnWorkflow, rows: list[Deadl
             continue
         budget = step_budget(_properties(task))
         if budget is not None:
-            steps[task_id] = open_clock(session, case, "step", budget, local_day(now), now, cal, settings,
+            steps[task_id] = open_clock(session, case, "step", budget, local_day(now), now, calendar(), settings,
                                         task_id=task_id, bpmn_id=task.task_spec.bpmn_id)
     case_card = max((CARD_OF_STAGE[r.stage] for r in rows if r.kind in CASE_KINDS and r.is_open),
                     key=CARD_RANK.__getitem__, default="none")
@@ -180,7 +189,7 @@ def set_item_due(session: Session, item_id: int, due_at: datetime | None) -> Non
 
 
 def _sync_timers(session: Session, case: Case, wf: BpmnWorkflow, rows: list[Deadline], now: datetime,
-                 cal: WorkingCalendar, settings: ClockSettings, item_manifest) -> None:
+                 calendar: Callable[[], WorkingCalendar], settings: ClockSettings, item_manifest) -> None:
     waiting = {str(t.id): t for t in waiting_timers(wf)}
     timers = {r.task_id: r for r in rows if r.kind == "timer"}
     for task_id, row in timers.items():
@@ -195,7 +204,7 @@ def _sync_timers(session: Session, case: Case, wf: BpmnWorkflow, rows: list[Dead
             # "Timeout means approved" is an opt-in item policy (DOMAIN.md §1): without it the timer never fires.
             continue
         budget, due_at = timer_budget(task, props, now)
-        open_clock(session, case, "timer", budget, local_day(now), now, cal, settings, task_id=task_id,
+        open_clock(session, case, "timer", budget, local_day(now), now, calendar(), settings, task_id=task_id,
                    bpmn_id=task.task_spec.bpmn_id, rule=rule or None, ladder="none", due_at=due_at)
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import event, select, update
 
 from engine.errors import Conflict
 from engine.services.casework import find_case
-from engine.store.models import Case, Deadline
+from engine.store.models import Case, Deadline, WorkItem, WorkItemGroup
 from engine.store.uow import reading, writing
 from engine.store.writes import insert_row, write_through
 from tests.integration.helpers import new_ad_case
@@ -72,3 +72,15 @@ def test_an_inserted_row_holds_its_id_and_defaults_and_is_stored_once(ow, clock)
     with reading(ow.db) as session:
         stored = session.scalars(select(Deadline).where(Deadline.id == row_id)).all()
         assert [(r.kind, r.ladder, r.due_at) for r in stored] == [("correction", "default", now + timedelta(days=3))]
+
+
+def test_a_changed_relationship_is_refused_by_write_through_and_nothing_is_stored(ow):
+    case_no = new_ad_case(ow)
+    with pytest.raises(TypeError, match="a changed relationship needs the flush"), writing(ow.db) as session:
+        item = session.scalars(select(WorkItem).join(Case).where(Case.case_no == case_no)).one()
+        item.name = "renamed"
+        item.groups.append(WorkItemGroup(group_code="reviewer", department_id=0, due_key="z"))
+        write_through(session, item)
+    with reading(ow.db) as session:
+        item = session.scalars(select(WorkItem).join(Case).where(Case.case_no == case_no)).one()
+        assert item.name != "renamed" and [g.group_code for g in item.groups] == ["window"]
