@@ -53,5 +53,6 @@ def reading(db: Database) -> Iterator[Session]:
     try:
         yield session
     finally:
-        session.rollback()
+        # Closing ends the transaction with a rollback; rolling back first also restored the session's snapshot of
+        # its objects, a third of an empty read's cost, for a session about to be discarded.
         session.close()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+import psycopg
 import pytest
 from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -35,48 +36,55 @@ def _terminate(pid: int) -> None:
 
 
 @pytest.fixture
-def postgres_url(pg_schema) -> str:
-    """Pooled server connections are PostgreSQL's: these tests run on it alone."""
-    return pg_schema_url(pg_schema)
+def open_postgres(pg_schema, monkeypatch):
+    """Open the test schema's database with `ping_after` seconds of idling before a ping (closed at the end)."""
+    opened = []
 
+    def open_(ping_after: str = "5"):
+        monkeypatch.setenv(PING_AFTER_ENV, ping_after)
+        opened.append(open_database(pg_schema_url(pg_schema)))
+        return opened[-1]
 
-@pytest.mark.postgres
-def test_a_postgres_connection_that_died_while_idle_is_replaced_unseen(postgres_url, monkeypatch):
-    monkeypatch.setenv(PING_AFTER_ENV, "0.05")
-    db = open_database(postgres_url)
-    try:
-        first = _backend_pid(db)
-        _terminate(first)
-        time.sleep(0.1)
-        # The one pooled connection is pinged at checkout, found dead and replaced: the read itself succeeds.
-        assert _backend_pid(db) != first
-    finally:
+    yield open_
+    for db in opened:
         db.dispose()
 
 
 @pytest.mark.postgres
-def test_a_postgres_connection_used_moments_ago_is_not_pinged(postgres_url, monkeypatch):
+def test_a_postgres_connection_that_died_while_idle_is_replaced_unseen(open_postgres):
+    db = open_postgres(ping_after="0.05")
+    first = _backend_pid(db)
+    _terminate(first)
+    time.sleep(0.1)
+    # The one pooled connection is pinged at checkout, found dead and replaced: the read itself succeeds.
+    assert _backend_pid(db) != first
+
+
+@pytest.mark.postgres
+def test_a_postgres_connection_used_moments_ago_is_not_pinged(open_postgres):
     # The price of skipping the ping: a server restart within the idle window fails one use, then the pool recovers.
-    monkeypatch.setenv(PING_AFTER_ENV, "3600")
-    db = open_database(postgres_url)
-    try:
-        first = _backend_pid(db)
-        _terminate(first)
-        with pytest.raises(OperationalError):
-            _backend_pid(db)
-        assert _backend_pid(db) != first
-    finally:
-        db.dispose()
+    db = open_postgres(ping_after="3600")
+    first = _backend_pid(db)
+    _terminate(first)
+    with pytest.raises(OperationalError):
+        _backend_pid(db)
+    assert _backend_pid(db) != first
 
 
 @pytest.mark.postgres
-def test_postgres_reads_run_each_statement_on_its_own(postgres_url):
+def test_postgres_reads_run_each_statement_on_its_own(open_postgres):
     # No BEGIN and no ROLLBACK around a read: under READ COMMITTED each statement had its own snapshot anyway.
-    db = open_database(postgres_url)
-    try:
-        with reading(db) as session:
-            started = session.scalar(select(func.transaction_timestamp()))
-            time.sleep(0.01)
-            assert session.scalar(select(func.transaction_timestamp())) > started
-    finally:
-        db.dispose()
+    with reading(open_postgres()) as session:
+        started = session.scalar(select(func.transaction_timestamp()))
+        time.sleep(0.01)
+        assert session.scalar(select(func.transaction_timestamp())) > started
+
+def test_a_read_ends_its_transaction_when_it_closes(ow):
+    with reading(ow.db) as session:
+        session.scalar(select(func.count(Case.id)))
+        driver = session.connection().connection.driver_connection
+    # A read left open would hold SQLite's WAL back from checkpointing, and a PostgreSQL snapshot.
+    if ow.db.is_sqlite:
+        assert not driver.in_transaction
+    else:
+        assert driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
