@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Column, bindparam, inspect, update
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import manager_of_class, set_committed_value
+from sqlalchemy.orm.attributes import instance_state, manager_of_class, set_committed_value
 
 from engine.errors import Conflict
 from engine.store.prepared import Prepared
@@ -95,16 +95,19 @@ def adopt(session: Session, cls: type[T], values: dict[str, Any]) -> T:
 
     An object of that row already in the session wins, as with a query; columns not given load when first read.
     """
-    layout = _layout(inspect(cls))
-    ident = values[layout.columns[layout.primary_key]]
-    existing = session.identity_map.get(session.identity_key(cls, ident))
+    mapper = inspect(cls)
+    layout = _layout(mapper)
+    identity = mapper.identity_key_from_primary_key((values[layout.columns[layout.primary_key]],))
+    existing = session.identity_map.get(identity)
     if existing is not None:
         return existing
     # Filled the way the ORM's loader fills what it reads: straight into the instance dict, no change events
-    # (setting each attribute through its instrumentation cost more than the query); the identity follows.
+    # (setting each attribute through its instrumentation cost more than the query), then given its identity.
+    # (make_transient_to_detached would derive the same key again and mark what is missing expired: half of an
+    # adoption's cost, while deferred columns and relationships load on first access either way.)
     obj = manager_of_class(cls).new_instance()
     obj.__dict__.update({key: values[name] for key, name in layout.columns.items() if name in values})
-    make_transient_to_detached(obj)
+    instance_state(obj).key = identity
     session.add(obj)
     return obj
 
