@@ -11,6 +11,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.errors import InvalidInput
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "instance" / "onewindow.db"
 
@@ -103,7 +105,7 @@ DEFAULT_PING_AFTER_SECONDS = 5.0
 
 def _postgres_engines(url: str) -> tuple[Engine, Engine]:
     """A writer engine, and a reader engine whose connections run each statement on its own, read-only."""
-    ping_after = float(os.environ.get(PING_AFTER_ENV) or DEFAULT_PING_AFTER_SECONDS)
+    ping_after = _ping_after_seconds()
     write_engine = create_engine(url, pool_size=5, max_overflow=10)
     # Under READ COMMITTED, PostgreSQL's default, each statement of a transaction sees its own snapshot anyway, so a
     # read transaction's BEGIN and ROLLBACK were two round trips buying nothing. The connections are read-only, so
@@ -120,6 +122,20 @@ def _postgres_engines(url: str) -> tuple[Engine, Engine]:
     for engine in (write_engine, read_engine):
         _ping_when_idle(engine, ping_after)
     return write_engine, read_engine
+
+
+def _ping_after_seconds() -> float:
+    """The idle time before a ping, from ONEWINDOW_PG_PING_AFTER (seconds, 0 or more) or the default."""
+    text = os.environ.get(PING_AFTER_ENV, "").strip()
+    if not text:
+        return DEFAULT_PING_AFTER_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise InvalidInput(f"{PING_AFTER_ENV} must be a number of seconds, 0 or more, not '{text}'")
+    return seconds
 
 
 def _ping_when_idle(engine: Engine, after_seconds: float) -> None:

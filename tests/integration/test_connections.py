@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from engine import services
+from engine.errors import InvalidInput
 from engine.store.db import PING_AFTER_ENV, open_database
 from engine.store.models import Case
 from engine.store.uow import reading
@@ -88,3 +89,10 @@ def test_a_read_ends_its_transaction_when_it_closes(ow):
         assert not driver.in_transaction
     else:
         assert driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("setting", ["soon", "-1", "nan"])
+def test_a_bad_ping_setting_is_refused_by_name(open_postgres, setting):
+    with pytest.raises(InvalidInput, match=f"ONEWINDOW_PG_PING_AFTER must be a number of seconds, 0 or more, not '{setting}'"):
+        open_postgres(ping_after=setting)
