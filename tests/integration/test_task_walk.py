@@ -1,4 +1,5 @@
-"""find_tasks walks the task tree as SpiffWorkflow's iterator does: checked on every lookup of real pattern flows."""
+"""find_tasks walks the task tree as SpiffWorkflow's iterator does, and all_tasks sees the same tasks: checked on every
+lookup of real pattern flows."""
 from __future__ import annotations
 
 import pytest
@@ -40,6 +41,8 @@ def checked_walk(monkeypatch):
         for other_state, other_manual in FILTERS:
             expected = wf.get_tasks(state=other_state, manual=other_manual)
             assert walk(wf, other_state, other_manual) == expected, TaskState.get_name(other_state)
+        # The flat scan (the newest stamp, and the walk's look-ahead for states nobody is in) sees the same tasks.
+        assert sorted(t.id for t in engine.runtime.all_tasks(wf)) == sorted(t.id for t in wf.get_tasks())
         return walk(wf, state, manual)
 
     for module in (engine.runtime, engine.clock.deadlines, engine.clock.timers):
