@@ -107,10 +107,11 @@ def adopt(session: Session, cls: type[T], values: dict[str, Any]) -> T:
     # adoption's cost, while deferred columns and relationships load on first access either way.)
     obj = manager_of_class(cls).new_instance()
     obj.__dict__.update({key: values[name] for key, name in layout.columns.items() if name in values})
-    instance_state(obj).key = identity
+    state = instance_state(obj)
+    state.key = identity
     # What `session.add` does for a stored object, without walking the relationships for objects to cascade to:
     # a row just read or written has none loaded.
-    session._update_impl(instance_state(obj))
+    session._update_impl(state)
     return obj
 
 

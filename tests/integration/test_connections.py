@@ -80,6 +80,7 @@ def test_postgres_reads_run_each_statement_on_its_own(open_postgres):
         time.sleep(0.01)
         assert session.scalar(select(func.transaction_timestamp())) > started
 
+
 def test_a_read_ends_its_transaction_when_it_closes(ow):
     with reading(ow.db) as session:
         session.scalar(select(func.count(Case.id)))
