@@ -267,6 +267,8 @@ def state_hash(state_json: str) -> str:
 
 def canonical_state(state_json: str) -> str:
     """A state's JSON with mapping keys sorted: equal for equal states whatever order the engine wrote keys in."""
+    # For comparing and hashing only, never for storing: SpiffWorkflow restores each task's data from its parent's,
+    # in the order the tasks mapping holds them, and sorting their ids puts children before parents.
     return json.dumps(json.loads(state_json), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
