@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import bench_database  # noqa: E402
 from engine import services  # noqa: E402
 from engine.history import CHECKPOINT_EVERY  # noqa: E402
-from engine.replay import Replay  # noqa: E402
+from engine.replay import Replay, recorded_state_format  # noqa: E402
 from engine.runtime import dump_state  # noqa: E402
 from engine.services import audit  # noqa: E402
 from engine.services.casework import find_case, spec_bundle  # noqa: E402
@@ -76,11 +76,12 @@ def snapshot_bytes(ow, case_no: str) -> tuple[int, int]:
     with reading(ow.db) as session:
         case = find_case(session, case_no)
         events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)).all()
-        replay = Replay(spec_bundle(ow, session, case.process_version_id), ow.forms, case.case_no)
+        replay = Replay(spec_bundle(ow, session, case.process_version_id), ow.forms, case.case_no,
+                        recorded_state_format(events))
         snapshots = 0
         for event in events:
             replay.apply(event, check=False)
-            snapshots += len(dump_state(replay.workflow).encode())
+            snapshots += len(dump_state(replay.workflow, replay.state_format).encode())
         stored = sum(len(str(e.payload).encode()) + 64 * 3 + 64 for e in events)
         return snapshots, stored
 

@@ -51,9 +51,14 @@ def append_event(session: Session, case: Case, type_: str, actor: str, payload: 
     case.last_hash = digest
     # Checkpoint here, whatever the event: a claim or a clock note can be the 20th event as well as a completion.
     # The saved state must be the one this event hashed (a caller may still change the state afterwards).
-    if seq % CHECKPOINT_EVERY == 0 and case.state_json and hash_of_state(case.state_json) == state_hash:
+    if seq % CHECKPOINT_EVERY == 0 and case.state_json and case_state_hash(case) == state_hash:
         session.connection().execute(_INSERT_CHECKPOINT,
                                      {"case_id": case.id, "seq": seq, "state_json": case.state_json})
+
+
+def case_state_hash(case: Case) -> str:
+    """The hash of the case's current workflow state (what an event that does not step the engine records)."""
+    return hash_of_state(case.state_json, case.state_format)
 
 
 @dataclass

@@ -36,6 +36,7 @@ from SpiffWorkflow.task import Task
 from engine.clock.timers import arm_timers, waiting_timers
 from engine.forms import FormRegistry
 from engine.runtime import (
+    ENGINE_JSON,
     EngineEnvironment,
     SpecBundle,
     complete_task,
@@ -123,6 +124,8 @@ class Replay:
     bundle: SpecBundle
     forms: FormRegistry
     case_no: str
+    # How the running system wrote and hashed this case's state (engine.runtime; see recorded_state_format).
+    state_format: int
     workflow: BpmnWorkflow | None = None
     # Task ids are random per run: recorded ids map to the replay's own ids as events name them.
     task_ids: dict[str, str] = field(default_factory=dict)
@@ -172,7 +175,11 @@ class Replay:
 
     def current_hash(self) -> str | None:
         """The normalised hash of the replayed state (None before the application)."""
-        return state_hash(dump_state(self.workflow)) if self.workflow is not None else None
+        return self.hash_of(dump_state(self.workflow, self.state_format)) if self.workflow is not None else None
+
+    def hash_of(self, state_json: str) -> str:
+        """The hash of a state of this case written in its state format."""
+        return state_hash(state_json, self.state_format)
 
     def note_task(self, recorded_id: str, bpmn_id: str) -> None:
         """Map a recorded task id named by a claim to the replay's task, when only one instance could be meant."""
@@ -188,8 +195,8 @@ class Replay:
 
     def start_from(self, state_json: str, seq: int) -> None:
         """Continue from a state the running system saved after event `seq` (a checkpoint): its ids are the recorded ones."""
-        self.workflow = load_state(self.bundle, state_json)
-        self.seq, self.last_hash = seq, state_hash(state_json)
+        self.workflow = load_state(self.bundle, state_json, self.state_format)
+        self.seq, self.last_hash = seq, self.hash_of(state_json)
 
     def task(self, recorded_id: str, bpmn_id: str, expected_hash: str, run: Callable[[BpmnWorkflow, Task], None]) -> None:
         """Run `run` on the replay's task matching a recorded task id, resolving it by BPMN id on first use."""
@@ -221,9 +228,9 @@ class Replay:
     def _trial_hash(self, candidate: Task, run: Callable[[BpmnWorkflow, Task], None]) -> str:
         # A trial runs in an environment of its own, so the real run still gets the ids and times the event got.
         with self.stepping():
-            trial = load_state(self.bundle, dump_state(self.require_workflow()))
+            trial = load_state(self.bundle, dump_state(self.require_workflow(), self.state_format), self.state_format)
             run(trial, trial.get_task_from_id(candidate.id))
-        return state_hash(dump_state(trial))
+        return self.hash_of(dump_state(trial, self.state_format))
 
     def require_workflow(self) -> BpmnWorkflow:
         """The replayed workflow, or ReplayError when the history has not started it."""
@@ -319,9 +326,16 @@ REEXECUTORS: dict[str, Callable[[Replay, RecordedEvent], None]] = {
 }
 
 
-def recorded_task_ids(recorded_state: str, replayed_state: str) -> dict[str, str]:
+def recorded_state_format(events: Sequence[RecordedEvent]) -> int:
+    """The state format a case's application event says its state is written in (ENGINE_JSON before formats)."""
+    if events and events[0].type == "applied":
+        return (events[0].payload or {}).get("state_format", ENGINE_JSON)
+    return ENGINE_JSON
+
+
+def recorded_task_ids(replay: Replay, recorded_state: str, replayed_state: str) -> dict[str, str]:
     """Replayed task id → the id the running system gave it; empty unless the two states hash equal."""
-    if state_hash(recorded_state) != state_hash(replayed_state):
+    if replay.hash_of(recorded_state) != replay.hash_of(replayed_state):
         return {}
     return dict(zip(task_id_order(replayed_state), task_id_order(recorded_state), strict=True))
 
@@ -329,7 +343,7 @@ def recorded_task_ids(recorded_state: str, replayed_state: str) -> dict[str, str
 def replay_events(bundle: SpecBundle, forms: FormRegistry, case_no: str, events: Sequence[RecordedEvent],
                   check_each: bool = True) -> tuple[Replay, list[Divergence]]:
     """Re-execute `events` in order; returns the replay and every divergence (checked after each event or only the last)."""
-    replay = Replay(bundle, forms, case_no)
+    replay = Replay(bundle, forms, case_no, recorded_state_format(events))
     divergences: list[Divergence] = []
     for index, event in enumerate(events):
         last = index == len(events) - 1

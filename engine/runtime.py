@@ -20,6 +20,7 @@ import SpiffWorkflow.task as spiff_task
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -233,26 +234,55 @@ def start_workflow(bundle: SpecBundle, data: dict[str, Any]) -> BpmnWorkflow:
     return wf
 
 
-def dump_state(wf: BpmnWorkflow) -> str:
-    """Serialise the workflow state (without spec) to JSON."""
-    return STATE_SERIALIZER.serialize_json(wf)
+# How a case's workflow state is written and hashed (case.state_format; a case keeps the format it started in).
+# ENGINE_JSON is SpiffWorkflow's own JSON. Its key order follows the engine's history: a task's data is stored as
+# changes from its parent's, and a workflow rebuilt from JSON merges them in another order than the one that
+# stepped on. So equal states can be unequal text, and the hash normalises first (state_hash), a tenth of a change.
+ENGINE_JSON = 1
+# CANONICAL_JSON writes keys sorted and compact, so equal states are equal text and the text is hashed as stored.
+# Each workflow's tasks become a list in the engine's order: sorted as a mapping (by id) they would put children
+# before parents, and SpiffWorkflow rebuilds a task's data from its parent's, which must already be there.
+CANONICAL_JSON = 2
+STATE_FORMATS = (ENGINE_JSON, CANONICAL_JSON)
+_STATE_ENCODER = create_encoder(STATE_SERIALIZER.registry)
 
 
-def load_state(bundle: SpecBundle, state_json: str) -> BpmnWorkflow:
-    """Restore a workflow from its stored state and the cached spec."""
+def dump_state(wf: BpmnWorkflow, state_format: int) -> str:
+    """Serialise the workflow state (without spec) to JSON in `state_format`."""
+    if state_format == ENGINE_JSON:
+        return STATE_SERIALIZER.serialize_json(wf)
+    dct = STATE_SERIALIZER.to_dict(wf)
+    dct[STATE_SERIALIZER.VERSION_KEY] = STATE_SERIALIZER.VERSION
+    for workflow in (dct, *dct["subprocesses"].values()):
+        workflow["tasks"] = list(workflow["tasks"].values())
+        for task in workflow["tasks"]:
+            # The keys a task's data dropped from its parent's, listed in the parent's key order: a set, really.
+            if task.get("delta"):
+                task["delta"]["deletions"] = sorted(task["delta"]["deletions"])
+    return json.dumps(dct, cls=_STATE_ENCODER, sort_keys=True, separators=(",", ":"))
+
+
+def load_state(bundle: SpecBundle, state_json: str, state_format: int) -> BpmnWorkflow:
+    """Restore a workflow from its stored state (written in `state_format`) and the cached spec."""
     dct = json.loads(state_json, cls=STATE_SERIALIZER.json_decoder_cls)
+    if state_format == CANONICAL_JSON:
+        for workflow in (dct, *dct["subprocesses"].values()):
+            workflow["tasks"] = {task["id"]: task for task in workflow["tasks"]}
     STATE_SERIALIZER.migrate(dct)
     wf = STATE_SERIALIZER.registry.restore(dct, spec=bundle.spec, subprocess_specs=bundle.subprocess_specs)
     wf.script_engine = SCRIPT_ENGINE
     return wf
 
 
-def state_hash(state_json: str) -> str:
-    """Hash a state with task ids numbered by first appearance, timestamps dropped and mapping keys sorted.
+def state_hash(state_json: str, state_format: int) -> str:
+    """The hash of a stored state that a faithful re-execution reproduces.
 
-    Task ids are random and timestamps are wall-clock, so hashing them would make a faithful
-    re-execution look different; the normalised form hashes only what the workflow decided.
+    CANONICAL_JSON is hashed as it is. ENGINE_JSON is hashed with task ids numbered by first appearance, timestamps
+    dropped and mapping keys sorted: its cases may come from before the engine environment, when task ids were
+    random and timestamps wall-clock, and the normalised form hashes only what the workflow decided.
     """
+    if state_format == CANONICAL_JSON:
+        return hashlib.sha256(state_json.encode()).hexdigest()
     order: dict[str, str] = {}
 
     def number(match: re.Match) -> str:
@@ -267,8 +297,8 @@ def state_hash(state_json: str) -> str:
 
 def canonical_state(state_json: str) -> str:
     """A state's JSON with mapping keys sorted: equal for equal states whatever order the engine wrote keys in."""
-    # For comparing and hashing only, never for storing: SpiffWorkflow restores each task's data from its parent's,
-    # in the order the tasks mapping holds them, and sorting their ids puts children before parents.
+    # For comparing and hashing ENGINE_JSON states: stored like this, the tasks mapping would be sorted by id, children
+    # before parents (CANONICAL_JSON, the stored form with keys sorted, keeps each workflow's tasks a list).
     return json.dumps(json.loads(state_json), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -12,8 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.history import append_event
-from engine.services.tasks import case_state_hash
+from engine.history import append_event, case_state_hash
 from engine.store.models import Case, User, WorkItem
 
 

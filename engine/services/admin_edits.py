@@ -10,12 +10,11 @@ from typing import Any
 
 from engine.bootstrap import OneWindow
 from engine.errors import InvalidInput
-from engine.history import append_event
+from engine.history import append_event, case_state_hash
 from engine.services.actors import resolve_actor
 from engine.services.casefile import authorise_case
 from engine.services.casework import find_case
 from engine.services.reasons import required_text
-from engine.services.tasks import case_state_hash
 from engine.store.models import CaseEvent
 from engine.store.uow import writing
 

@@ -25,8 +25,8 @@ from engine.clock.limits import Budget, parse_budget
 from engine.clock.store import load_calendar
 from engine.errors import InvalidInput
 from engine.history import verify_chain
-from engine.replay import Replay, recorded_task_ids, replay_events
-from engine.runtime import canonical_state, dump_state, end_outcome, ready_user_tasks, state_hash
+from engine.replay import Replay, recorded_state_format, recorded_task_ids, replay_events
+from engine.runtime import ENGINE_JSON, canonical_state, dump_state, end_outcome, ready_user_tasks
 from engine.services.actors import Actor, resolve_actor
 from engine.services.admin_edits import applicant_from_history
 from engine.services.casework import case_of_task, find_case, spec_bundle, task_meta
@@ -125,17 +125,21 @@ def reexecution_problems(ow: OneWindow, session: Session, case: Case, events: li
     bundle = spec_bundle(ow, session, case.process_version_id)
     replay, divergences = replay_events(bundle, ow.forms, case.case_no, events)
     problems = [{"case_no": case.case_no, "seq": d.seq, "check": "replay", "problem": d.problem} for d in divergences]
-    if replay.workflow is not None and state_hash(case.state_json) != replay.current_hash():
+    if events and case.state_format != replay.state_format:
+        problems.append({"case_no": case.case_no, "seq": None, "check": "case",
+                         "problem": "the case's state format is not the one its application recorded"})
+    if replay.workflow is not None and replay.hash_of(case.state_json) != replay.current_hash():
         problems.append({"case_no": case.case_no, "seq": None, "check": "case",
                          "problem": "the stored workflow state differs from the re-executed history"})
-    elif replay.workflow is not None and _in_environment(events) and \
-            canonical_state(case.state_json) != canonical_state(dump_state(replay.workflow)):
+    elif replay.workflow is not None and replay.state_format == ENGINE_JSON and _in_environment(events) and \
+            canonical_state(case.state_json) != canonical_state(dump_state(replay.workflow, ENGINE_JSON)):
+        # The normalised hash ignores task ids and times; CANONICAL_JSON is hashed as stored, ids and times included.
         problems.append({"case_no": case.case_no, "seq": None, "check": "case",
                          "problem": "the stored workflow state has task ids or times its history does not produce"})
     recorded = {e.seq: e.state_hash for e in events}
     for seq, state in session.execute(select(CaseCheckpoint.seq, CaseCheckpoint.state_json)
                                       .where(CaseCheckpoint.case_id == case.id)):
-        if recorded.get(seq) != state_hash(state):
+        if recorded.get(seq) != replay.hash_of(state):
             problems.append({"case_no": case.case_no, "seq": seq, "check": "checkpoint",
                              "problem": "the saved state at this event differs from the state hash it recorded"})
     if events and replay.facts.status != case.status:
@@ -289,9 +293,10 @@ def case_as_of(ow: OneWindow, case_no: str, seq: int | None = None, reader: str 
             raise InvalidInput(f"case {case_no} has events 1 to {last}; there is no event {seq}",
                                fields={"at": f"between 1 and {last}"})
         version = session.get(ProcessVersion, case.process_version_id)
-        replay = Replay(spec_bundle(ow, session, case.process_version_id), ow.forms, case.case_no)
+        replay = Replay(spec_bundle(ow, session, case.process_version_id), ow.forms, case.case_no,
+                        recorded_state_format(events))
         upto = [e for e in events if e.seq <= seq]
-        start = _checkpoint(session, case, events, seq, before=True)
+        start = _checkpoint(session, case, events, replay, seq, before=True)
         if start is not None:
             replay.start_from(start.state_json, start.seq)
         # Events before the start point only feed the facts (status, holders, cards); the rest re-execute,
@@ -309,13 +314,14 @@ def case_as_of(ow: OneWindow, case_no: str, seq: int | None = None, reader: str 
         view["problems"] = [vars(d) for d in found] + chain
         # Task ids the running system used: replay on to the next checkpoint (or the stored state) and pair
         # every replayed id with the recorded one there, where the two states hash equal.
-        after = _checkpoint(session, case, events, seq, before=False)
+        after = _checkpoint(session, case, events, replay, seq, before=False)
         for e in events[len(upto):]:
             if after is not None and e.seq > after.seq:
                 break
             replay.apply(e, check=False)
         recorded = after.state_json if after is not None else case.state_json
-        ids = recorded_task_ids(recorded, dump_state(replay.workflow)) if replay.workflow else {}
+        ids = recorded_task_ids(replay, recorded, dump_state(replay.workflow, replay.state_format)) \
+            if replay.workflow else {}
         for task in view["open_tasks"]:
             task["task_id"] = ids.get(task.pop("replay_id")) or task["task_id"]
             task["assignee"] = assignees.get(task["task_id"] or "")
@@ -333,14 +339,15 @@ def case_as_of(ow: OneWindow, case_no: str, seq: int | None = None, reader: str 
     return view
 
 
-def _checkpoint(session: Session, case: Case, events: list[CaseEvent], seq: int, before: bool) -> CaseCheckpoint | None:
+def _checkpoint(session: Session, case: Case, events: list[CaseEvent], replay: Replay, seq: int,
+                before: bool) -> CaseCheckpoint | None:
     """The nearest checkpoint at or before `seq` (or after it) that hashes as its chained event recorded."""
     query = select(CaseCheckpoint).where(CaseCheckpoint.case_id == case.id)
     query = (query.where(CaseCheckpoint.seq <= seq).order_by(CaseCheckpoint.seq.desc()) if before
              else query.where(CaseCheckpoint.seq > seq).order_by(CaseCheckpoint.seq))
     recorded = {e.seq: e.state_hash for e in events}
     for point in session.scalars(query.limit(3)):
-        if recorded.get(point.seq) == state_hash(point.state_json):
+        if recorded.get(point.seq) == replay.hash_of(point.state_json):
             return point
     return None
 

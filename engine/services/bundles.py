@@ -33,8 +33,7 @@ from engine.catalog import (
 )
 from engine.errors import Conflict, Finding, InvalidInput, NotFound
 from engine.forms import FormRegistry
-from engine.history import append_event
-from engine.runtime import state_hash
+from engine.history import append_event, case_state_hash
 from engine.services.actors import resolve_actor
 from engine.services.intake import intake_case, open_case
 from engine.store.catalogue_models import BUNDLE, CatalogueEntry
@@ -302,7 +301,7 @@ def apply_bundle(ow: OneWindow, bundle_code: str, username: str, data: dict[str,
             append_event(session, case, "bundled", username,
                          {"bundle_no": bundle_no, "bundle_code": bundle_code, "bundle_version": published.version,
                           "cases": [c.case_no for c in cases], "status": case.status},
-                         ow.clock.now(), state_hash(case.state_json), on_behalf_of)
+                         ow.clock.now(), case_state_hash(case), on_behalf_of)
         return {"bundle_no": bundle_no, "bundle_code": bundle_code, "cases": [_view(c) for c in cases]}
 
 

@@ -75,8 +75,8 @@ class CaseChange:
     def __init__(self, ow: OneWindow, session: Session, case: Case, wf: BpmnWorkflow | None = None):
         self.ow, self.session, self.case = ow, session, case
         self.bundle = spec_bundle(ow, session, case.process_version_id)
-        self.wf = wf or ow.workflows.take(case.id, self.bundle, case.state_json) or load_state(self.bundle,
-                                                                                                case.state_json)
+        self.wf = wf or ow.workflows.take(case.id, self.bundle, case.state_json) or load_state(
+            self.bundle, case.state_json, case.state_format)
 
     def stepping(self, now: datetime) -> AbstractContextManager[EngineEnvironment]:
         """Run engine steps as the case's next event at `now`: the ids and times a re-execution will reproduce."""
@@ -86,9 +86,10 @@ class CaseChange:
                acting_for: str | None = None) -> None:
         """Save the workflow state, append the event and re-project the case's work items and clocks."""
         arm_timers(self.wf)
-        state = dump_state(self.wf)
+        state = dump_state(self.wf, self.case.state_format)
         self.case.state_json = state
-        append_event(self.session, self.case, type_, actor, payload, now, state_hash(state), acting_for)
+        append_event(self.session, self.case, type_, actor, payload, now, state_hash(state, self.case.state_format),
+                     acting_for)
         write_through(self.session, self.case)
         project_work_items(self.session, self.case, self.wf, now, closed_by=actor)
         sync_case_clocks(self.session, self.case, self.wf, now)

@@ -43,8 +43,8 @@ from engine.clock.settings import ClockSettings, load_settings
 from engine.clock.store import load_calendar, store_notice
 from engine.clock.store import seed_calendar as seed_calendar_rows
 from engine.errors import Conflict, Forbidden, InvalidInput, OneWindowError
-from engine.history import append_event
-from engine.runtime import complete_task, end_outcome, ready_task, ready_user_tasks, state_hash
+from engine.history import append_event, case_state_hash
+from engine.runtime import complete_task, end_outcome, ready_task, ready_user_tasks
 from engine.services.actors import Actor, resolve_actor
 from engine.services.casefile import authorise_case
 from engine.services.casework import CaseChange, find_case, task_meta
@@ -645,7 +645,7 @@ def note_event(session: Session, case: Case, type_: str, actor: str, now: dateti
     memo = session.info.setdefault("clock_state_hashes", {})
     known = memo.get(case.id)
     if known is None or known[0] is not case.state_json:
-        known = memo[case.id] = (case.state_json, state_hash(case.state_json))
+        known = memo[case.id] = (case.state_json, case_state_hash(case))
     append_event(session, case, type_, actor, payload, now, known[1], acting_for)
 
 

@@ -12,13 +12,12 @@ from sqlalchemy import select
 
 from engine.bootstrap import OneWindow
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
-from engine.history import append_event
+from engine.history import append_event, case_state_hash
 from engine.services.actors import resolve_actor
 from engine.services.audit import audit_reader, log_read
 from engine.services.complaint_stages import STAGES, event_type, next_stage
 from engine.services.reasons import required_text
 from engine.services.supervision import complaint_rows
-from engine.services.tasks import case_state_hash
 from engine.store.models import Case, Complaint
 from engine.store.uow import reading, writing
 

@@ -14,8 +14,9 @@ from engine.clock.deadlines import sync_case_clocks
 from engine.clock.ladder import local_day
 from engine.clock.timers import arm_timers
 from engine.errors import Conflict, Forbidden, InvalidInput
-from engine.history import append_event
+from engine.history import append_event, case_state_hash
 from engine.runtime import (
+    CANONICAL_JSON,
     ENVIRONMENT_VERSION,
     dump_state,
     engine_environment,
@@ -52,6 +53,8 @@ REFUSAL_REMEDY = {
           "of receiving it, or bring an administrative lawsuit before the people's court within six months.",
 }
 REFUSAL_EVENT = "refusal_notice_issued"
+# How new cases store their workflow state (engine.runtime); cases stored before keep the format they have.
+NEW_CASES_STATE_FORMAT = CANONICAL_JSON
 
 
 def apply(ow: OneWindow, item_code: str, username: str, data: dict[str, Any],
@@ -94,7 +97,7 @@ def open_case(ow: OneWindow, session: Session, actor: Actor, item_code: str, dat
                 applicant=applicant, applicant_user_id=applicant_user_id, proxy_agent_id=proxy_agent_id,
                 first_contact_id=actor.user_id if channel == "window" else None,
                 channel=channel, status="RECEIVED", form_data=cleaned, received_at=now, state_json="",
-                serializer_version=version.serializer_version)
+                serializer_version=version.serializer_version, state_format=NEW_CASES_STATE_FORMAT)
     insert_row(session, case)
     # The number shows the day of receipt and a running id, the way centres print them on receipts.
     case.case_no = f"{now:%Y%m%d}{case.id:06d}"
@@ -103,11 +106,11 @@ def open_case(ow: OneWindow, session: Session, actor: Actor, item_code: str, dat
         bundle = spec_bundle(ow, session, version.id)
         wf = start_workflow(bundle, {**start, "item_code": item_code})
     arm_timers(wf)
-    case.state_json = state = dump_state(wf)
+    case.state_json = state = dump_state(wf, case.state_format)
     append_event(session, case, "applied", actor.username,
-                 {"item_code": item_code, "version": version.version, "channel": channel,
-                  "applicant": applicant, "data": start, "environment": ENVIRONMENT_VERSION}, now, state_hash(state),
-                 on_behalf_of)
+                 {"item_code": item_code, "version": version.version, "channel": channel, "applicant": applicant,
+                  "data": start, "environment": ENVIRONMENT_VERSION, "state_format": case.state_format},
+                 now, state_hash(state, case.state_format), on_behalf_of)
     write_through(session, case)
     # The case was inserted above: there are no work items or clocks of it to read back.
     project_work_items(session, case, wf, now, closed_by=None, new_case=True)
@@ -175,7 +178,7 @@ def issue_refusal_notice(session: Session, case: Case, username: str, reason: st
                                        f"依据：{notice['basis']}。{notice['remedy_zh']}",
                                  "en": f"Application {case.case_no} was not accepted. Reason: {notice['reason']}. "
                                        f"Basis: {notice['basis']}. {notice['remedy_en']}", **notice}))
-    append_event(session, case, REFUSAL_EVENT, username, notice, now, state_hash(case.state_json))
+    append_event(session, case, REFUSAL_EVENT, username, notice, now, case_state_hash(case))
     return notice
 
 

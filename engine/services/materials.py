@@ -20,8 +20,7 @@ from engine.clock.limits import Budget, case_limits
 from engine.clock.settings import load_settings
 from engine.clock.store import load_calendar
 from engine.errors import Conflict, InvalidInput
-from engine.history import append_event
-from engine.runtime import state_hash
+from engine.history import append_event, case_state_hash
 from engine.services.actors import resolve_actor
 from engine.services.casefile import authorise_case
 from engine.services.casework import CaseChange, find_case
@@ -160,7 +159,7 @@ def accept_with_deficiency(ow: OneWindow, case_no: str, username: str, deferred:
         session.flush()
         append_event(session, case, "accepted_with_deficiency", username,
                      {"deferred": list(deferred), "due_on": due_on.isoformat(), "deadline_id": row.id, "status": status},
-                     now, state_hash(case.state_json))
+                     now, case_state_hash(case))
         return {"case_no": case_no, "status": status, "deferred": list(deferred), "due_on": due_on.isoformat()}
 
 

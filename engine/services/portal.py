@@ -17,8 +17,7 @@ from engine.bootstrap import OneWindow
 from engine.catalog import latest_version
 from engine.clock.ladder import local_day
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
-from engine.history import append_event
-from engine.runtime import state_hash
+from engine.history import append_event, case_state_hash
 from engine.services.accounts import record_attempt, refuse_when_hammered
 from engine.services.actors import Actor, resolve_actor
 from engine.services.casefile import visible_case
@@ -121,7 +120,7 @@ def attach_materials(ow: OneWindow, case_no: str, username: str, files: list[Mat
                 # The digest in the hash-chained event makes a file replaced on disk afterwards detectable.
                 listed.append({"material": f.material, "filename": clean, "size": len(f.data), "sha256": digest})
             append_event(session, case, "materials_attached", username, {"files": listed}, now,
-                         state_hash(case.state_json), acting_for)
+                         case_state_hash(case), acting_for)
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
@@ -291,7 +290,7 @@ def rate(ow: OneWindow, case_no: str, level: int, comment: str = "", lookup_code
         session.add(Rating(case_id=case.id, level=level, comment=comment, rated_by=who, at=now))
         append_event(session, case, "rated", who,
                      {"level": level, "label": RATING_LEVELS[level], "bad_review": level <= 2, "comment": comment},
-                     now, state_hash(case.state_json), acting_for)
+                     now, case_state_hash(case), acting_for)
         return {"case_no": case.case_no, "level": level, "label": RATING_LEVELS[level]}
 
 
@@ -315,6 +314,6 @@ def complain(ow: OneWindow, case_no: str, text: str, contact: str = "", lookup_c
         session.add(complaint)
         session.flush()
         append_event(session, case, "complained", who, {"complaint_id": complaint.id, "text": text}, now,
-                     state_hash(case.state_json), acting_for)
+                     case_state_hash(case), acting_for)
         return {"case_no": case.case_no, "complaint_id": complaint.id, "status": "received"}
 

@@ -12,8 +12,7 @@ from engine.bootstrap import OneWindow
 from engine.catalog import latest_version
 from engine.clock.ladder import local_day
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
-from engine.history import append_event
-from engine.runtime import state_hash
+from engine.history import append_event, case_state_hash
 from engine.services.actors import Actor, resolve_actor
 from engine.services.casework import find_case
 from engine.store.models import Case, Department, ProxyMandate, ProxyMandateEvent, User
@@ -182,7 +181,7 @@ def receive_result(ow: OneWindow, case_no: str, username: str) -> str:
         case.status = "DELIVERED"
         append_event(session, case, "delivered", username,
                      {"method": "proxy_point", "received_by": username, "result": case.result, "status": case.status},
-                     now, state_hash(case.state_json), acting_for)
+                     now, case_state_hash(case), acting_for)
         return case.status
 
 

@@ -12,11 +12,10 @@ from sqlalchemy.orm import Session
 
 from engine.bootstrap import OneWindow
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
-from engine.history import append_event
+from engine.history import append_event, case_state_hash
 from engine.services.actors import Actor, resolve_actor
 from engine.services.casework import case_and_item, drop_group_rows
 from engine.services.reasons import required_text
-from engine.services.tasks import case_state_hash
 from engine.services.workflow_steps import authorise_work, open_work_item
 from engine.store.models import Case, User, UserGroup, WorkItem
 from engine.store.uow import reading, writing

@@ -34,8 +34,7 @@ from engine.clock.settings import load_settings
 from engine.clock.store import load_calendar
 from engine.errors import Conflict, Forbidden, InvalidInput
 from engine.exchange import ExchangeEvent, status_codes
-from engine.history import append_event
-from engine.runtime import state_hash
+from engine.history import append_event, case_state_hash
 from engine.services.actors import resolve_actor
 from engine.services.audit import audit_reader, log_read
 from engine.services.casework import find_case
@@ -435,5 +434,5 @@ def rectify_bad_review(ow: OneWindow, case_no: str, username: str, answer: str) 
             raise Conflict(f"the bad review of case {case_no} was already rectified")
         now = ow.clock.now()
         append_event(session, case, "rating_rectified", username, {"level": rating.level, "answer": answer}, now,
-                     state_hash(case.state_json))
+                     case_state_hash(case))
         return {"case_no": case_no, "rectified_at": now.isoformat()}

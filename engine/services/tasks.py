@@ -7,13 +7,12 @@ from sqlalchemy import update
 
 from engine.bootstrap import OneWindow
 from engine.errors import Conflict, Forbidden
-from engine.history import append_event
-from engine.runtime import state_hash
+from engine.history import append_event, case_state_hash
 from engine.services.actors import resolve_actor
 from engine.services.casework import add_group_rows, case_and_item, case_of_task, drop_group_rows
 from engine.services.intake import after_intake
 from engine.services.workflow_steps import authorise_claim, complete_case_task, open_work_item
-from engine.store.models import Case, WorkItem
+from engine.store.models import WorkItem
 from engine.store.uow import writing
 
 
@@ -65,8 +64,3 @@ def complete(ow: OneWindow, task_id: str, username: str, data: dict[str, Any], b
         complete_case_task(ow, session, case, task_id, actor, data, item=item)
         after_intake(session, case, before, actor, data, basis)
         return case.status
-
-
-def case_state_hash(case: Case) -> str:
-    """The hash of the case's current workflow state (for events that do not step the engine)."""
-    return state_hash(case.state_json)

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from engine import services
 from engine.bootstrap import OneWindow
-from engine.runtime import state_hash
+from engine.history import case_state_hash
 from engine.store.models import Case
 from engine.store.uow import reading
 from tests.integration.helpers import new_ad_case, only_task
@@ -16,7 +16,7 @@ def snapshot(ow: OneWindow, case_no: str) -> dict:
     detail = services.case_detail(ow, case_no)
     with reading(ow.db) as s:
         case = s.scalar(select(Case).where(Case.case_no == case_no))
-        digest = state_hash(case.state_json)
+        digest = case_state_hash(case)
     return {"seq": detail["events"][-1]["seq"], "status": detail["status"], "result": detail["result"],
             "open": sorted((t["bpmn_id"], t["task_id"], t["assignee"]) for t in detail["open_tasks"]),
             "state_hash": digest}

@@ -7,7 +7,7 @@ from sqlalchemy import update
 from engine import services
 from engine.bootstrap import OneWindow
 from engine.errors import Conflict
-from engine.runtime import dump_state
+from engine.runtime import CANONICAL_JSON, dump_state
 from engine.services.actors import resolve_actor
 from engine.services.casework import case_and_item, find_case, spec_bundle
 from engine.services.workflow_steps import complete_case_task
@@ -34,7 +34,7 @@ def test_after_a_change_the_live_workflow_is_exactly_the_stored_state(ow):
         bundle = spec_bundle(ow, session, version_id)
     live = ow.workflows.take(case_id, bundle, state)
     assert live is not None, "the committed change did not keep its workflow"
-    assert dump_state(live) == state
+    assert dump_state(live, CANONICAL_JSON) == state
     assert ow.workflows.take(case_id, bundle, state) is None, "an entry must leave the cache when taken"
 
 

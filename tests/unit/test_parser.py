@@ -8,7 +8,15 @@ import pytest
 
 from engine.bpmn.parser import build_specs
 from engine.errors import InvalidInput
-from engine.runtime import SpecBundle, complete_task, dump_state, load_state, ready_user_tasks, start_workflow
+from engine.runtime import (
+    STATE_FORMATS,
+    SpecBundle,
+    complete_task,
+    dump_state,
+    load_state,
+    ready_user_tasks,
+    start_workflow,
+)
 
 HEAD = ('<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
         'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:activiti="http://activiti.org/bpmn" '
@@ -54,20 +62,21 @@ def test_properties_from_camunda_and_spiffworkflow_land_in_one_dict():
     assert specs_of(xml)["a"].extensions["properties"] == {"limit": "3wd", "ladder": "strict"}
 
 
-def test_state_round_trips_without_the_spec_and_keeps_running():
+@pytest.mark.parametrize("state_format", STATE_FORMATS)
+def test_state_round_trips_without_the_spec_and_keeps_running(state_format):
     parsed = build_specs([("m.bpmn", model('<bpmn:userTask id="a" camunda:candidateGroups="g"/>'
                                            '<bpmn:userTask id="b" camunda:candidateGroups="g"/>'))], "p")
     bundle = SpecBundle(parsed.spec, parsed.subprocess_specs)
     wf = start_workflow(bundle, {"x": 1})
-    state = dump_state(wf)
+    state = dump_state(wf, state_format)
     assert '"spec"' not in state and "task_specs" not in state
-    wf = load_state(bundle, state)
+    wf = load_state(bundle, state, state_format)
     for expected in ("a", "b"):
         task = ready_user_tasks(wf)[0]
         assert task.task_spec.bpmn_id == expected
         complete_task(wf, task, {"seen": expected})
-        wf = load_state(bundle, dump_state(wf))
-    assert wf.is_completed() and wf.data["seen"] == "b"
+        wf = load_state(bundle, dump_state(wf, state_format), state_format)
+    assert wf.is_completed() and wf.data == {"x": 1, "seen": "b"}
 
 
 @pytest.mark.parametrize("xml, code", [
