@@ -61,7 +61,8 @@ def database_key(session: Session) -> str:
     """The URL of the session's database as text: what process-wide caches of database content are keyed by."""
     # Rendering (or hashing) a URL with query options cost more than the cached read it keyed; each engine
     # renders its URL once.
-    engine = session.get_bind()
+    # A unit of work's session is bound to its connection.
+    engine = session.get_bind().engine
     key = _KEYS.get(engine)
     if key is None:
         key = _KEYS[engine] = str(engine.url)

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.dml import ValuesBase
 
+from engine.store.uow import UNIT_CONNECTION
+
 _DRIVER = "prepared_driver_connection"
 _POSTCOMPILE = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
 
@@ -111,6 +113,13 @@ class Prepared:
 
 def _driver(session: Session) -> tuple[Dialect, Any]:
     """The dialect and driver connection of the session's current transaction (looked up once per transaction)."""
+    connection = session.info.get(UNIT_CONNECTION)
+    if connection is not None:
+        # A unit of work's session (engine/store/uow.py): its connection, in a transaction again if the use case
+        # committed one part already.
+        if not connection.in_transaction():
+            connection.begin()
+        return connection.dialect, connection.connection.driver_connection
     transaction = session.get_transaction()
     cached = session.info.get(_DRIVER)
     if cached is None or transaction is None or cached[0] is not transaction:

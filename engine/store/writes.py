@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Column, bindparam, inspect, update
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_state, manager_of_class, set_committed_value
+from sqlalchemy.orm.attributes import instance_state, manager_of_class
 
 from engine.errors import Conflict
 from engine.store.prepared import Prepared
@@ -66,7 +66,11 @@ def _layout(mapper: Mapper) -> _Layout:
 
 def insert_row(session: Session, obj: T) -> T:
     """INSERT a new mapped object's columns and add it to the session as already stored."""
-    layout = _layout(inspect(obj).mapper)
+    instance = inspect(obj)
+    if instance.key is not None or instance.session_id is not None:
+        raise TypeError("insert_row writes a new object, not one already stored or in a session")
+    mapper = instance.mapper
+    layout = _layout(mapper)
     if layout.unwritable:
         raise TypeError(layout.unwritable)
     state = obj.__dict__
@@ -80,8 +84,15 @@ def insert_row(session: Session, obj: T) -> T:
     for key in layout.columns:
         if key not in state:
             setattr(obj, key, None)
-    make_transient_to_detached(obj)
-    session.add(obj)
+    if mapper.relationships:
+        # A new object may carry related objects: `session.add` cascades to them.
+        make_transient_to_detached(obj)
+        session.add(obj)
+        return obj
+    # Without relationships there is nothing to cascade to: stored as it is, the way `adopt` attaches a row read.
+    instance.key = mapper.identity_key_from_primary_key((state[layout.primary_key],))
+    instance._commit_all(state)
+    session._update_impl(instance)
     return obj
 
 
@@ -142,7 +153,9 @@ def write_through(session: Session, obj: Any) -> None:
 
 def stored_in_session(session: Session, cls: type, ident: Any, **values: Any) -> None:
     """Tell a loaded object what a Core statement just stored for its row (nothing to do when it is not loaded)."""
-    obj = session.identity_map.get(session.identity_key(cls, ident))
+    obj = session.identity_map.get(inspect(cls).identity_key_from_primary_key((ident,)))
     if obj is not None:
-        for key, value in values.items():
-            set_committed_value(obj, key, value)
+        # What set_committed_value does attribute by attribute, for all of them at once.
+        state = instance_state(obj)
+        state.dict.update(values)
+        state._commit(state.dict, list(values))
