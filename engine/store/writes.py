@@ -73,17 +73,19 @@ def insert_row(session: Session, obj: T) -> T:
     layout = _layout(mapper)
     if layout.unwritable:
         raise TypeError(layout.unwritable)
+    # Written straight into the instance dict (through the attributes, each value was a change event): every value
+    # is marked stored below, once the row is in.
     state = obj.__dict__
     for key, default in layout.defaults.items():
         # The object must hold what the row holds, or reading the attribute later would cost a query.
         if state.get(key) is None:
-            setattr(obj, key, default)
+            state[key] = default
     values = {name: state.get(key) for key, name in layout.columns.items()
               if key != layout.primary_key or state.get(key) is not None}
-    setattr(obj, layout.primary_key, layout.insert.rows(session, values)[0][0])
+    state[layout.primary_key] = layout.insert.rows(session, values)[0][0]
     for key in layout.columns:
         if key not in state:
-            setattr(obj, key, None)
+            state[key] = None
     if mapper.relationships:
         # A new object may carry related objects: `session.add` cascades to them.
         make_transient_to_detached(obj)
@@ -106,9 +108,9 @@ def adopt(session: Session, cls: type[T], values: dict[str, Any]) -> T:
 
     An object of that row already in the session wins, as with a query; columns not given load when first read.
     """
-    mapper = inspect(cls)
-    layout = _layout(mapper)
-    identity = mapper.identity_key_from_primary_key((values[layout.columns[layout.primary_key]],))
+    manager = manager_of_class(cls)
+    layout = _layout(manager.mapper)
+    identity = manager.mapper.identity_key_from_primary_key((values[layout.columns[layout.primary_key]],))
     existing = session.identity_map.get(identity)
     if existing is not None:
         return existing
@@ -116,7 +118,7 @@ def adopt(session: Session, cls: type[T], values: dict[str, Any]) -> T:
     # (setting each attribute through its instrumentation cost more than the query), then given its identity.
     # (make_transient_to_detached would derive the same key again and mark what is missing expired: half of an
     # adoption's cost, while deferred columns and relationships load on first access either way.)
-    obj = manager_of_class(cls).new_instance()
+    obj = manager.new_instance()
     obj.__dict__.update({key: values[name] for key, name in layout.columns.items() if name in values})
     state = instance_state(obj)
     state.key = identity
@@ -128,14 +130,14 @@ def adopt(session: Session, cls: type[T], values: dict[str, Any]) -> T:
 
 def write_through(session: Session, obj: Any) -> None:
     """UPDATE an object's changed columns now (guarded by its version counter, if mapped) and mark them stored."""
-    state = inspect(obj)
+    state = instance_state(obj)
+    if not state.committed_state:
+        return
     layout = _layout(state.mapper)
     values = state.dict
     changed = {key: values[key] for key in state.committed_state if key in layout.columns}
     if len(changed) != len(state.committed_state):
         raise TypeError(f"{layout.table_name}: write_through stores columns; a changed relationship needs the flush")
-    if not changed:
-        return
     params = {layout.columns[key]: value for key, value in changed.items()}
     params["_pk"] = values[layout.primary_key]
     if layout.version is not None:
@@ -153,7 +155,7 @@ def write_through(session: Session, obj: Any) -> None:
 
 def stored_in_session(session: Session, cls: type, ident: Any, **values: Any) -> None:
     """Tell a loaded object what a Core statement just stored for its row (nothing to do when it is not loaded)."""
-    obj = session.identity_map.get(inspect(cls).identity_key_from_primary_key((ident,)))
+    obj = session.identity_map.get(manager_of_class(cls).mapper.identity_key_from_primary_key((ident,)))
     if obj is not None:
         # What set_committed_value does attribute by attribute, for all of them at once.
         state = instance_state(obj)
