@@ -113,13 +113,14 @@ class Prepared:
 
 def _driver(session: Session) -> tuple[Dialect, Any]:
     """The dialect and driver connection of the session's current transaction (looked up once per transaction)."""
-    connection = session.info.get(UNIT_CONNECTION)
-    if connection is not None:
+    unit = session.info.get(UNIT_CONNECTION)
+    if unit is not None:
         # A unit of work's session (engine/store/uow.py): its connection, in a transaction again if the use case
         # committed one part already.
+        connection, dialect, driver = unit
         if not connection.in_transaction():
             connection.begin()
-        return connection.dialect, connection.connection.driver_connection
+        return dialect, driver
     transaction = session.get_transaction()
     cached = session.info.get(_DRIVER)
     if cached is None or transaction is None or cached[0] is not transaction:

@@ -31,7 +31,8 @@ def _bound_session(connection: Connection) -> Session:
     # control_fully: the session's commit and rollback act on the connection's transaction, as an unbound session's
     # would on its own.
     session = Session(bind=connection, join_transaction_mode="control_fully", expire_on_commit=False)
-    session.info[UNIT_CONNECTION] = connection
+    # What prepared statements run on (engine/store/prepared.py), looked up once.
+    session.info[UNIT_CONNECTION] = (connection, connection.dialect, connection.connection.driver_connection)
     return session
 
 
