@@ -379,7 +379,7 @@ def complete_task(wf: BpmnWorkflow, task: Task, data: dict[str, Any]) -> None:
 def end_outcome(wf: BpmnWorkflow) -> str | None:
     """The `outcome` property of the end event the finished workflow reached, if any."""
     outcome = None
-    for task in wf.get_tasks(state=TaskState.COMPLETED, spec_class=EndEvent):
-        if task.workflow is wf:
+    for task in find_tasks(wf, TaskState.COMPLETED):
+        if task.workflow is wf and isinstance(task.task_spec, EndEvent):
             outcome = (getattr(task.task_spec, "extensions", {}) or {}).get("properties", {}).get("outcome", outcome)
     return outcome
