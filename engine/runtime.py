@@ -323,8 +323,9 @@ def find_tasks(wf: BpmnWorkflow, state: int = TaskState.ANY_MASK, manual: bool |
     only if its state can lead to the states sought (predicted tasks are entered only when they are sought).
     """
     # Most searches (waiting timers, started steps) find nothing: a look at every task's state says so at a
-    # fraction of the walk's price.
-    if not any(task.state & state for task in all_tasks(wf)):
+    # fraction of the walk's price. (`_state` is what SpiffWorkflow's `state` property returns; a case change reads it
+    # some hundred times.)
+    if not _any_in_state(wf, state):
         return []
     if state & TaskState.PREDICTED_MASK:
         lowest = TaskState.MAYBE
@@ -337,17 +338,30 @@ def find_tasks(wf: BpmnWorkflow, state: int = TaskState.ANY_MASK, manual: bool |
     found, stack = [], [wf.task_tree]
     while stack:
         task = stack.pop()
-        sub = subprocesses.get(task.id)
-        if sub is not None or (task._children and task.state >= lowest):
-            below = [] if sub is None or (skip_finished_subprocesses and task.state >= TaskState.FINISHED_MASK) \
+        task_state = task._state
+        # Most workflows have no subprocess: then no task id needs hashing to look for one.
+        sub = subprocesses.get(task.id) if subprocesses else None
+        if sub is not None or (task._children and task_state >= lowest):
+            below = [] if sub is None or (skip_finished_subprocesses and task_state >= TaskState.FINISHED_MASK) \
                 else [sub.task_tree]
             siblings = task.workflow.tasks
-            below.extend(siblings[child] for child in task._children)
+            below.extend([siblings[child] for child in task._children])
             below.reverse()
             stack.extend(below)
-        if task.state & state and (manual is None or task.task_spec.manual == manual):
+        if task_state & state and (manual is None or task.task_spec.manual == manual):
             found.append(task)
     return found
+
+
+def _any_in_state(wf: BpmnWorkflow, state: int) -> bool:
+    for task in wf.tasks.values():
+        if task._state & state:
+            return True
+    for sub in wf.subprocesses.values():
+        for task in sub.tasks.values():
+            if task._state & state:
+                return True
+    return False
 
 
 def ready_user_tasks(wf: BpmnWorkflow) -> list[Task]:
