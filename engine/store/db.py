@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput
 
@@ -29,7 +29,7 @@ def database_url(explicit: str | None = None) -> str:
 
 @dataclass
 class Database:
-    """The engines and session factories of one database.
+    """The writer and reader engines of one database.
 
     Both databases get a writer and a read-only reader engine. On SQLite they share the file: writers open with
     BEGIN IMMEDIATE so that two clerks racing for one task queue up instead of failing on a lock upgrade; readers
@@ -40,8 +40,6 @@ class Database:
     url: str
     write_engine: Engine
     read_engine: Engine
-    writer: sessionmaker[Session]
-    reader: sessionmaker[Session]
 
     @property
     def is_sqlite(self) -> bool:
@@ -172,8 +170,6 @@ def open_database(url: str | None = None) -> Database:
         url=url,
         write_engine=write_engine,
         read_engine=read_engine,
-        writer=sessionmaker(write_engine, expire_on_commit=False),
-        reader=sessionmaker(read_engine, expire_on_commit=False),
     )
 
 

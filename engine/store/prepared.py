@@ -24,7 +24,6 @@ from sqlalchemy.sql.dml import ValuesBase
 
 from engine.store.uow import UNIT_CONNECTION
 
-_DRIVER = "prepared_driver_connection"
 _POSTCOMPILE = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
 
 Processor = Callable[[Any], Any] | None
@@ -112,22 +111,15 @@ class Prepared:
 
 
 def _driver(session: Session) -> tuple[Dialect, Any]:
-    """The dialect and driver connection of the session's current transaction (looked up once per transaction)."""
+    """The dialect and driver connection of a unit of work's session (engine/store/uow.py), in a transaction."""
     unit = session.info.get(UNIT_CONNECTION)
-    if unit is not None:
-        # A unit of work's session (engine/store/uow.py): its connection, in a transaction again if the use case
-        # committed one part already.
-        connection, dialect, driver = unit
-        if not connection.in_transaction():
-            connection.begin()
-        return dialect, driver
-    transaction = session.get_transaction()
-    cached = session.info.get(_DRIVER)
-    if cached is None or transaction is None or cached[0] is not transaction:
-        connection = session.connection()
-        cached = (session.get_transaction(), connection.dialect, connection.connection.driver_connection)
-        session.info[_DRIVER] = cached
-    return cached[1], cached[2]
+    if unit is None:
+        raise TypeError("prepared statements run in a unit of work (engine.store.uow.writing or reading)")
+    connection, dialect, driver = unit
+    # In a transaction again if the use case committed one part already.
+    if not connection.in_transaction():
+        connection.begin()
+    return dialect, driver
 
 
 def _compile(statement: Executable, dialect: Dialect, lengths: tuple[int, ...] | None,

@@ -75,6 +75,10 @@ def test_a_value_its_column_type_refuses_is_refused_before_anything_runs(ow):
         assert session.scalar(select(WorkItem.id).where(WorkItem.task_id == "naive")) is None
 
 
+class Abandoned(Exception):
+    """A unit of work given up after the error it was opened to see."""
+
+
 def test_a_prepared_statement_runs_in_the_session_transaction_and_its_driver_errors_are_sqlalchemys(ow, clock):
     case_no = new_ad_case(ow)
     with reading(ow.db) as session:
@@ -84,14 +88,11 @@ def test_a_prepared_statement_runs_in_the_session_transaction_and_its_driver_err
         _PREPARED_ITEM.rows(session, _item(case_id, "dup", clock.now()))
         # The same task id again violates the unique index: the first insert is rolled back with the transaction.
         _PREPARED_ITEM.rows(session, _item(case_id, "dup", clock.now()))
-    # A bare session, not a unit of work: the driver's error itself must come back as SQLAlchemy's.
-    session = ow.db.writer()
-    try:
+    # Before the unit of work turns it into Conflict, the driver's error itself comes back as SQLAlchemy's.
+    with pytest.raises(Abandoned), writing(ow.db) as session:
         with pytest.raises(IntegrityError):
             _PREPARED_ITEM.rows(session, _item(-1, "no-such-case", clock.now()))
-    finally:
-        session.rollback()
-        session.close()
+        raise Abandoned
     with reading(ow.db) as session:
         assert session.scalar(select(WorkItem.id).where(WorkItem.task_id.like("dup%"))) is before is None
         assert session.scalar(select(WorkItem.id).where(WorkItem.task_id == "no-such-case")) is None

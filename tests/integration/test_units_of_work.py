@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
 
 from engine.store.models import Notification
 from engine.store.prepared import Prepared
@@ -62,3 +63,8 @@ def test_pending_orm_changes_are_flushed_when_the_unit_commits(ow, clock):
     with writing(ow.db) as session:
         session.add(Notification(**_note(clock, "pending")))
     assert _stored_kinds(ow) == ["pending"]
+
+
+def test_a_prepared_statement_outside_a_unit_of_work_is_refused(ow):
+    with Session(ow.db.write_engine) as session, pytest.raises(TypeError, match="unit of work"):
+        _COUNT_NOTES.first(session, {})
