@@ -51,22 +51,29 @@ def writing(db: Database) -> Iterator[Session]:
         for hook in session.info.pop(_AFTER_COMMIT, {}).values():
             hook()
     except StaleDataError:
-        connection.rollback()
+        _roll_back(session, connection)
         raise Conflict("someone else changed this case first; reload and try again") from None
     except IntegrityError as exc:
-        connection.rollback()
+        _roll_back(session, connection)
         raise Conflict(f"the change collides with one already stored ({exc.orig.__class__.__name__})") from None
     except OperationalError as exc:
-        connection.rollback()
+        _roll_back(session, connection)
         if "locked" in str(exc.orig) or "could not serialize" in str(exc.orig):
             raise Conflict("the database is busy with a competing change; try again") from None
         raise
     except BaseException:
-        connection.rollback()
+        _roll_back(session, connection)
         raise
     finally:
         session.close()
         connection.close()
+
+
+def _roll_back(session: Session, connection: Connection) -> None:
+    # The session's rollback expires what it holds (and ends the transaction, if the session joined it); the
+    # connection's ends the transaction the prepared statements ran in otherwise.
+    session.rollback()
+    connection.rollback()
 
 
 @contextmanager

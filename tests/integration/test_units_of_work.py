@@ -3,7 +3,7 @@ use case committed itself stays, and everything else commits or rolls back as on
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from engine.store.models import Notification
@@ -40,12 +40,15 @@ def test_prepared_statements_and_the_orm_see_each_other_s_writes_and_commit_toge
 
 
 def test_a_failing_use_case_stores_nothing_of_either(ow, clock):
+    note = Notification(**_note(clock, "orm"))
     with pytest.raises(Boom), writing(ow.db) as session:
         _INSERT_NOTE.rows(session, _note(clock, "prepared"))
-        session.add(Notification(**_note(clock, "orm")))
+        session.add(note)
         session.flush()
         raise Boom
     assert _stored_kinds(ow) == []
+    # The session rolled back too: the object it had flushed is new again, not one that looks stored.
+    assert inspect(note).transient
 
 
 def test_what_a_use_case_committed_itself_stays_when_the_rest_fails(ow, clock):
