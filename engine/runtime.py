@@ -243,7 +243,6 @@ ENGINE_JSON = 1
 # Each workflow's tasks become a list in the engine's order: sorted as a mapping (by id) they would put children
 # before parents, and SpiffWorkflow rebuilds a task's data from its parent's, which must already be there.
 CANONICAL_JSON = 2
-STATE_FORMATS = (ENGINE_JSON, CANONICAL_JSON)
 _STATE_ENCODER = create_encoder(STATE_SERIALIZER.registry)
 
 

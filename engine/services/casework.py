@@ -14,7 +14,7 @@ from engine.bootstrap import OneWindow
 from engine.clock.deadlines import sync_case_clocks
 from engine.clock.timers import arm_timers
 from engine.errors import InvalidInput, NotFound
-from engine.history import append_event
+from engine.history import append_event, case_state_hash
 from engine.runtime import (
     EngineEnvironment,
     SpecBundle,
@@ -22,7 +22,6 @@ from engine.runtime import (
     engine_environment,
     load_state,
     ready_user_tasks,
-    state_hash,
 )
 from engine.store.models import Case, Department, ProcessVersion, WorkItem, WorkItemGroup
 from engine.store.prepared import Prepared
@@ -88,8 +87,7 @@ class CaseChange:
         arm_timers(self.wf)
         state = dump_state(self.wf, self.case.state_format)
         self.case.state_json = state
-        append_event(self.session, self.case, type_, actor, payload, now, state_hash(state, self.case.state_format),
-                     acting_for)
+        append_event(self.session, self.case, type_, actor, payload, now, case_state_hash(self.case), acting_for)
         write_through(self.session, self.case)
         project_work_items(self.session, self.case, self.wf, now, closed_by=actor)
         sync_case_clocks(self.session, self.case, self.wf, now)

@@ -22,7 +22,6 @@ from engine.runtime import (
     engine_environment,
     ready_user_tasks,
     start_workflow,
-    state_hash,
 )
 from engine.services.actors import Actor, resolve_actor
 from engine.services.casefile import authorise_case
@@ -110,7 +109,7 @@ def open_case(ow: OneWindow, session: Session, actor: Actor, item_code: str, dat
     append_event(session, case, "applied", actor.username,
                  {"item_code": item_code, "version": version.version, "channel": channel, "applicant": applicant,
                   "data": start, "environment": ENVIRONMENT_VERSION, "state_format": case.state_format},
-                 now, state_hash(state, case.state_format), on_behalf_of)
+                 now, case_state_hash(case), on_behalf_of)
     write_through(session, case)
     # The case was inserted above: there are no work items or clocks of it to read back.
     project_work_items(session, case, wf, now, closed_by=None, new_case=True)

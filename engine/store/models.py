@@ -19,8 +19,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from engine.runtime import CANONICAL_JSON, ENGINE_JSON
-
 # SQLite only auto-increments INTEGER PRIMARY KEY, PostgreSQL wants BIGINT for tables that grow without bound.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -125,8 +123,9 @@ class Case(Base):
     concluded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     state_json: Mapped[str] = mapped_column(Text)
     serializer_version: Mapped[str] = mapped_column(String(16))
-    # engine.runtime's state formats: cases stored before CANONICAL_JSON keep ENGINE_JSON, and so keep verifying.
-    state_format: Mapped[int] = mapped_column(Integer, default=CANONICAL_JSON, server_default=str(ENGINE_JSON))
+    # engine.runtime's state formats, set when the case is opened; cases stored before formats existed read 1
+    # (ENGINE_JSON), and so keep verifying.
+    state_format: Mapped[int] = mapped_column(Integer, server_default="1")
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64), default="")
     row_version: Mapped[int] = mapped_column(Integer, nullable=False)
